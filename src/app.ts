@@ -1,0 +1,160 @@
+/**
+ * Builds the Fastify application: configuration in, a ready app out. It does
+ * not listen (server.ts does), so tests drive it through `inject()` or their
+ * own port.
+ */
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RawServerDefault,
+} from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { Authenticator, forbidden, type Principal } from './auth.js';
+import type { Config } from './config.js';
+import { DbFailure, openDatabase, type Database } from './db.js';
+import { AppError, messages } from './errors.js';
+import { migrate } from './migrate.js';
+import { CursorCodec } from './pagination.js';
+import { productRoutes } from './products/routes.js';
+
+export type AppContext = Readonly<{
+  config: Config;
+  db: Database;
+  auth: Authenticator;
+  cursors: CursorCodec;
+  /** An onRequest hook for admin-only routes; runs after authentication. */
+  requireAdmin: (request: FastifyRequest) => Promise<void>;
+  /** The service's clock; tests may move it. */
+  now: () => Date;
+}>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ctx: AppContext;
+  }
+  interface FastifyRequest {
+    /** Set by the authentication hook on every /api route. */
+    principal: Principal;
+  }
+}
+
+export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export type BuildOptions = {
+  /** A database opened by the caller (tests share one); the app will not close it. */
+  db?: Database;
+  now?: () => Date;
+};
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/**
+ * Bodies are validated strictly (no coercion: "1000" is not a number); path and
+ * query values arrive as text and are coerced where the schema asks for numbers.
+ */
+function makeValidators() {
+  const common = { allErrors: false, strict: false, useDefaults: true, removeAdditional: false } as const;
+  const body = addFormats(new Ajv({ ...common, coerceTypes: false }));
+  const text = addFormats(new Ajv({ ...common, coerceTypes: true }));
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? body : text).compile(schema);
+}
+
+function sendError(reply: FastifyReply, error: AppError): FastifyReply {
+  return reply.code(error.status).send({ code: error.code, message: error.message, ...error.fields });
+}
+
+function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof AppError) return sendError(reply, error);
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation !== undefined) {
+    return reply.code(400).send({ code: 'VALIDATION_ERROR', message: messages.validation, details: fastifyError.message });
+  }
+  if (error instanceof DbFailure) {
+    request.log.warn({ err: error }, 'database unavailable');
+    return reply.code(503).header('retry-after', '1').send({ code: 'SERVICE_UNAVAILABLE', message: messages.unavailable });
+  }
+  const status = fastifyError.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    // Broken JSON, a wrong content type, an oversized body: all malformed input.
+    if (status === 404) return reply.code(404).send({ code: 'NOT_FOUND', message: messages.notFound });
+    return reply.code(400).send({ code: 'VALIDATION_ERROR', message: messages.validation, details: fastifyError.message });
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return reply.code(500).send({ code: 'INTERNAL_ERROR', message: messages.internal });
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<Api> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    connectionTimeout: config.requestTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: 72_000,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
+
+  app.setValidatorCompiler(makeValidators());
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: messages.notFound }));
+
+  const ownsDb = options.db === undefined;
+  const db = options.db ?? (await openDatabase(config, (error) => app.log.warn({ err: error }, 'idle database connection lost')));
+  if (ownsDb) app.addHook('onClose', async () => db.close());
+  await migrate(db);
+
+  const auth = new Authenticator(config.jwtSecret);
+  app.decorate('ctx', {
+    config,
+    db,
+    auth,
+    cursors: new CursorCodec(config.jwtSecret),
+    requireAdmin: async (request: FastifyRequest) => {
+      if (!request.principal.admin) throw forbidden();
+    },
+    now: options.now ?? (() => new Date()),
+  } satisfies AppContext);
+  app.decorateRequest('principal', null as unknown as Principal);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Commerce order & payment service', version: '0.1.0' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await db.query('SELECT 1');
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).header('retry-after', '1').send({ code: 'SERVICE_UNAVAILABLE', message: messages.unavailable });
+    }
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (api: Api) => {
+      api.addHook('onRequest', async (request) => {
+        request.principal = await auth.authenticate(request.headers.authorization);
+      });
+      await productRoutes(api);
+    },
+    { prefix: '/api' },
+  );
+  return app;
+}

@@ -1,0 +1,90 @@
+/**
+ * The service's configuration, parsed once from the environment into a frozen
+ * object. Nothing else in the code reads `process.env`.
+ */
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  /** `postgres://…` selects PostgreSQL; undefined selects the embedded PGlite. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string | undefined;
+  jwtSecret: string;
+  jwtSecretIsDefault: boolean;
+  recoveryDeadlineMs: number;
+  pointsMaxBalance: number;
+  production: boolean;
+  logLevel: string;
+  dbPoolSize: number;
+  /** Client-side deadline of one database call; a blackholed connection fails after it. */
+  dbQueryTimeoutMs: number;
+  dbConnectTimeoutMs: number;
+  /** Server-side limits, set on every PostgreSQL session. */
+  dbStatementTimeoutMs: number;
+  dbLockTimeoutMs: number;
+  dbIdleInTransactionTimeoutMs: number;
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}>;
+
+export class ConfigError extends Error {}
+
+const developmentSecret = 'development-secret-do-not-use-in-production-0000';
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function optionalString(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const jwtSecret = optionalString(env, 'JWT_SECRET');
+  if (production && jwtSecret === undefined) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
+  if (jwtSecret !== undefined && jwtSecret.length < 16) throw new ConfigError('JWT_SECRET must be at least 16 characters');
+
+  const databaseUrl = optionalString(env, 'DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const redisUrl = optionalString(env, 'REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL must start with redis:// or rediss://');
+  }
+
+  const dbQueryTimeoutMs = integer(env, 'DB_QUERY_TIMEOUT_MS', 5_000, 100, 600_000);
+  return Object.freeze({
+    port: integer(env, 'PORT', 3000, 0, 65_535),
+    host: optionalString(env, 'HOST') ?? '127.0.0.1',
+    databaseUrl,
+    dataDir: optionalString(env, 'DATA_DIR') ?? './data',
+    redisUrl,
+    jwtSecret: jwtSecret ?? developmentSecret,
+    jwtSecretIsDefault: jwtSecret === undefined,
+    recoveryDeadlineMs: integer(env, 'RECOVERY_DEADLINE_MS', 60_000, 100, 86_400_000),
+    pointsMaxBalance: integer(env, 'POINTS_MAX_BALANCE', 10_000_000, 1_000, 1_000_000_000_000),
+    production,
+    logLevel: optionalString(env, 'LOG_LEVEL') ?? 'info',
+    dbPoolSize: integer(env, 'DB_POOL_SIZE', 8, 1, 200),
+    dbQueryTimeoutMs,
+    dbConnectTimeoutMs: integer(env, 'DB_CONNECT_TIMEOUT_MS', 2_000, 100, 60_000),
+    // The server gives up a little before the client does, so a slow statement is
+    // normally cancelled (a clean rollback) rather than abandoned mid-flight.
+    dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', Math.max(50, dbQueryTimeoutMs - 1_000), 50, 600_000),
+    dbLockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 3_000, 10, 600_000),
+    dbIdleInTransactionTimeoutMs: integer(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 10_000, 100, 600_000),
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 256 * 1024, 1_024, 16 * 1024 * 1024),
+    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+  });
+}

@@ -1,0 +1,224 @@
+/**
+ * One small interface over the two databases the service runs on: PostgreSQL
+ * through a `pg` pool, or the embedded PGlite. Both speak the same SQL, so the
+ * rest of the code never asks which one it has.
+ *
+ * Infrastructure failures are told apart here, because the order flow answers
+ * differently for them (SPEC §7, §8):
+ *  - `unavailable`: no statement reached the server (no connection could be
+ *    had). Nothing happened; the caller may say 503.
+ *  - `unknown`: a statement was sent and its answer was lost (connection cut,
+ *    client-side deadline). It may or may not have committed.
+ *  - `rolledBack`: the server refused or cancelled the statement (timeouts,
+ *    deadlock, shutdown). Nothing committed.
+ */
+import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
+import pg from 'pg';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from './config.js';
+
+export interface Queryable {
+  query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]>;
+}
+
+/** A handle that is only valid inside `Database.transaction`. */
+export interface Tx extends Queryable {
+  readonly inTransaction: true;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export type DbFailureKind = 'unavailable' | 'unknown' | 'rolledBack';
+
+export class DbFailure extends Error {
+  constructor(
+    readonly kind: DbFailureKind,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** SQLSTATE classes after which the server has rolled the transaction back. */
+const rolledBackStates = new Set(['57014', '55P03', '40P01', '40001', '25P03', '57P01', '57P02', '57P03', '53300']);
+
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  if (sqlState(error) !== '23505') return false;
+  return constraint === undefined || (error as { constraint?: string }).constraint === constraint;
+}
+
+/** Errors that are about the data (constraints, bad SQL) pass through unchanged. */
+function classify(error: unknown, sent: boolean): unknown {
+  if (error instanceof DbFailure) return error;
+  const state = sqlState(error);
+  if (state !== undefined) {
+    if (rolledBackStates.has(state)) return new DbFailure('rolledBack', `database refused the statement (${state})`, error);
+    if (state.startsWith('08')) return new DbFailure(sent ? 'unknown' : 'unavailable', 'database connection failed', error);
+    return error;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new DbFailure(sent ? 'unknown' : 'unavailable', `database unreachable: ${message}`, error);
+}
+
+function isConnectionBroken(error: unknown): boolean {
+  return error instanceof DbFailure && error.kind !== 'rolledBack';
+}
+
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+class PostgresDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #statementNames = new Map<string, string>();
+
+  constructor(config: Config, onIdleError: (error: Error) => void) {
+    this.#pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: config.dbPoolSize,
+      connectionTimeoutMillis: config.dbConnectTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      query_timeout: config.dbQueryTimeoutMs,
+      statement_timeout: config.dbStatementTimeoutMs,
+      lock_timeout: config.dbLockTimeoutMs,
+      idle_in_transaction_session_timeout: config.dbIdleInTransactionTimeoutMs,
+      keepAlive: true,
+      application_name: 'commerce-order-service',
+    });
+    // An idle connection that dies must not take the process with it.
+    this.#pool.on('error', onIdleError);
+  }
+
+  /** Prepared statements: each distinct text gets one name, parsed once per connection. */
+  #named(text: string, values: readonly unknown[] | undefined): pg.QueryConfig {
+    let name = this.#statementNames.get(text);
+    if (name === undefined) {
+      name = `s${this.#statementNames.size}`;
+      this.#statementNames.set(text, name);
+    }
+    return { name, text, values: values as unknown[] | undefined };
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.#pool.connect();
+    } catch (error) {
+      throw classify(error, false);
+    }
+  }
+
+  async #run<R extends object>(client: pg.PoolClient, text: string, params?: readonly unknown[]): Promise<R[]> {
+    try {
+      const result = await client.query(this.#named(text, params));
+      return result.rows as R[];
+    } catch (error) {
+      throw classify(error, true);
+    }
+  }
+
+  async query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    const client = await this.#connect();
+    try {
+      const rows = await this.#run<R>(client, text, params);
+      client.release();
+      return rows;
+    } catch (error) {
+      client.release(isConnectionBroken(error) ? (error as Error) : undefined);
+      throw error;
+    }
+  }
+
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const client = await this.#connect();
+    const tx: Tx = {
+      inTransaction: true,
+      query: (text, params) => this.#run(client, text, params),
+      exec: async (script) => {
+        try {
+          await client.query(script);
+        } catch (error) {
+          throw classify(error, true);
+        }
+      },
+    };
+    try {
+      await this.#run(client, 'BEGIN');
+      const result = await fn(tx);
+      await this.#run(client, 'COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      if (isConnectionBroken(error)) {
+        // The session is gone or in an unknown state: destroy it, never reuse it.
+        client.release(error as Error);
+        throw error;
+      }
+      try {
+        await this.#run(client, 'ROLLBACK');
+        client.release();
+      } catch (rollbackError) {
+        client.release(rollbackError as Error);
+      }
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  constructor(readonly pglite: PGlite) {}
+
+  async query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    const result = await this.pglite.query<R>(text, params as unknown[] | undefined);
+    return result.rows;
+  }
+
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.pglite.transaction(async (inner) => {
+      const tx: Tx = {
+        inTransaction: true,
+        query: async <R extends object>(text: string, params?: readonly unknown[]) =>
+          (await inner.query<R>(text, params as unknown[] | undefined)).rows,
+        exec: async (script) => {
+          await inner.exec(script);
+        },
+      };
+      return fn(tx);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pglite.close();
+  }
+}
+
+const pgliteParsers = {
+  [pgliteTypes.INT8]: (value: string) => Number(value),
+};
+
+export async function openDatabase(config: Config, onIdleError: (error: Error) => void): Promise<Database> {
+  if (config.databaseUrl !== undefined) return new PostgresDatabase(config, onIdleError);
+  let dataDir = 'memory://';
+  if (config.dataDir !== ':memory:') {
+    dataDir = join(config.dataDir, 'pglite');
+    await mkdir(dataDir, { recursive: true });
+  }
+  const pglite = await PGlite.create({ dataDir, parsers: pgliteParsers });
+  return new PgliteDatabase(pglite);
+}

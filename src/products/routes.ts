@@ -1,0 +1,65 @@
+import type { Api } from '../app.js';
+import { productNotFound } from '../errors.js';
+import { PageQuery } from '../pagination.js';
+import { IdParams, bearerSecurity, errorResponses } from '../schemas.js';
+import { findProduct, insertProduct, listProducts, updateProduct } from './queries.js';
+import { CreateProduct, PatchProduct, ProductBody, ProductList } from './schemas.js';
+
+const tags = ['products'];
+
+export async function productRoutes(api: Api): Promise<void> {
+  const { db, cursors, requireAdmin } = api.ctx;
+
+  api.get(
+    '/products',
+    { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: ProductList, ...errorResponses() } } },
+    async (request) => {
+      const { limit = 20, cursor } = request.query;
+      const afterId = cursor === undefined ? 0 : Number(cursors.decode('products', cursor, 1)[0]);
+      const rows = await listProducts(db, afterId, limit + 1);
+      const page = cursors.page('products', rows, limit, (product) => [product.id]);
+      return { products: page.items, nextCursor: page.nextCursor };
+    },
+  );
+
+  api.get(
+    '/products/:id',
+    { schema: { tags, security: bearerSecurity, params: IdParams, response: { 200: ProductBody, ...errorResponses(404) } } },
+    async (request) => {
+      const product = await findProduct(db, Number(request.params.id));
+      if (product === undefined) throw productNotFound();
+      return { product };
+    },
+  );
+
+  api.post(
+    '/admin/products',
+    {
+      onRequest: requireAdmin,
+      schema: { tags, security: bearerSecurity, body: CreateProduct, response: { 201: ProductBody, ...errorResponses(403) } },
+    },
+    async (request, reply) => {
+      const product = await insertProduct(db, request.body);
+      return reply.code(201).send({ product });
+    },
+  );
+
+  api.patch(
+    '/admin/products/:id',
+    {
+      onRequest: requireAdmin,
+      schema: {
+        tags,
+        security: bearerSecurity,
+        params: IdParams,
+        body: PatchProduct,
+        response: { 200: ProductBody, ...errorResponses(403, 404) },
+      },
+    },
+    async (request) => {
+      const product = await updateProduct(db, Number(request.params.id), request.body);
+      if (product === undefined) throw productNotFound();
+      return { product };
+    },
+  );
+}
