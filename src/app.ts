@@ -23,6 +23,8 @@ import { DbFailure, openDatabase, type Database } from './db.js';
 import { AppError, messages } from './errors.js';
 import { migrate } from './migrate.js';
 import { CursorCodec } from './pagination.js';
+import { orderRoutes } from './orders/routes.js';
+import { PriceCache } from './products/price-cache.js';
 import { productRoutes } from './products/routes.js';
 
 export type AppContext = Readonly<{
@@ -30,6 +32,7 @@ export type AppContext = Readonly<{
   db: Database;
   auth: Authenticator;
   cursors: CursorCodec;
+  prices: PriceCache;
   /** An onRequest hook for admin-only routes; runs after authentication. */
   requireAdmin: (request: FastifyRequest) => Promise<void>;
   /** The service's clock; tests may move it. */
@@ -120,6 +123,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     db,
     auth,
     cursors: new CursorCodec(config.jwtSecret),
+    prices: new PriceCache(),
     requireAdmin: async (request: FastifyRequest) => {
       if (!request.principal.admin) throw forbidden();
     },
@@ -153,6 +157,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         request.principal = await auth.authenticate(request.headers.authorization);
       });
       await productRoutes(api);
+      await orderRoutes(api);
     },
     { prefix: '/api' },
   );

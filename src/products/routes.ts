@@ -8,7 +8,7 @@ import { CreateProduct, PatchProduct, ProductBody, ProductList } from './schemas
 const tags = ['products'];
 
 export async function productRoutes(api: Api): Promise<void> {
-  const { db, cursors, requireAdmin } = api.ctx;
+  const { db, cursors, requireAdmin, prices } = api.ctx;
 
   api.get(
     '/products',
@@ -40,6 +40,7 @@ export async function productRoutes(api: Api): Promise<void> {
     },
     async (request, reply) => {
       const product = await insertProduct(db, request.body);
+      prices.set(product.id, product.price);
       return reply.code(201).send({ product });
     },
   );
@@ -59,6 +60,7 @@ export async function productRoutes(api: Api): Promise<void> {
     async (request) => {
       const product = await updateProduct(db, Number(request.params.id), request.body);
       if (product === undefined) throw productNotFound();
+      prices.set(product.id, product.price);
       return { product };
     },
   );

@@ -1,0 +1,71 @@
+import { Type, type Static } from 'typebox';
+import { NextCursor } from '../pagination.js';
+
+export const orderLinesMax = 100;
+export const lineQuantityMax = 10_000;
+export const idempotencyKeyLengthMax = 255;
+
+export const OrderStatus = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('success'),
+  Type.Literal('failed'),
+  Type.Literal('canceled'),
+]);
+export type OrderStatus = Static<typeof OrderStatus>;
+
+const PositiveId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
+export const CreateOrderBody = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object(
+        { productId: PositiveId, quantity: Type.Integer({ minimum: 1, maximum: lineQuantityMax }) },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: orderLinesMax },
+    ),
+    couponId: Type.Optional(PositiveId),
+  },
+  { additionalProperties: false },
+);
+export type CreateOrderBody = Static<typeof CreateOrderBody>;
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.String({ minLength: 1, maxLength: idempotencyKeyLengthMax }),
+});
+
+export const OrderIdParams = Type.Object(
+  { id: Type.String({ format: 'uuid', description: 'the orderId' }) },
+  { additionalProperties: false },
+);
+
+export const OrderItem = Type.Object({ productId: Type.Integer(), quantity: Type.Integer(), unitPrice: Type.Integer() });
+export type OrderItem = Static<typeof OrderItem>;
+
+export const Order = Type.Object({
+  orderId: Type.String(),
+  status: OrderStatus,
+  reason: Type.Union([Type.String(), Type.Null()]),
+  items: Type.Array(OrderItem),
+  totalAmount: Type.Integer(),
+  discountAmount: Type.Integer(),
+  paidAmount: Type.Integer(),
+  couponId: Type.Union([Type.Integer(), Type.Null()]),
+  createdAt: Type.String(),
+});
+export type Order = Static<typeof Order>;
+
+export const PaidOrder = Type.Object({
+  orderId: Type.String(),
+  status: Type.Literal('success'),
+  items: Type.Array(OrderItem),
+  totalAmount: Type.Integer(),
+  discountAmount: Type.Integer(),
+  paidAmount: Type.Integer(),
+  couponId: Type.Union([Type.Integer(), Type.Null()]),
+  createdAt: Type.String(),
+  message: Type.String(),
+});
+
+export const OrderBody = Type.Object({ order: Order });
+export const OrderList = Type.Object({ orders: Type.Array(Order), nextCursor: NextCursor });
