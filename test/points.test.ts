@@ -269,3 +269,128 @@ describe('history (SPEC §4)', () => {
     }
   });
 });
+
+describe('concurrent charges over real HTTP (SPEC §9.1)', () => {
+  function parallel(t: TestApp, base: string, user: User, n: number, amount: number, key?: string) {
+    const headers = key === undefined ? user.headers : { ...user.headers, 'idempotency-key': key };
+    return Promise.all(
+      Array.from({ length: n }, () => httpCall(base, { method: 'POST', url: '/api/points/charge', headers, body: { amount } })),
+    );
+  }
+
+  it('50 parallel charges by one new user all land, each with its own balance', async () => {
+    const user = await newUser('burst');
+    const responses = await parallel(main, await main.url(), user, 50, 1_000);
+    assert.deepEqual(responses.map((r) => r.status), Array(50).fill(200));
+    const balances = responses.map((r) => r.body.newBalance as number).sort((x, y) => x - y);
+    assert.deepEqual(balances, Array.from({ length: 50 }, (_, i) => (i + 1) * 1_000));
+    assert.deepEqual(await stored(main, user.userId), { balance: 50_000, entries: 50 });
+  });
+
+  it('charges that together pass the limit: exactly those that fit succeed', async () => {
+    const user = await newUser('limit');
+    const responses = await parallel(small, await small.url(), user, 20, 10_000);
+    const ok = responses.filter((r) => r.status === 200);
+    const refused = responses.filter((r) => r.status === 400 && isError(r.body, 'BALANCE_LIMIT_EXCEEDED'));
+    assert.equal(ok.length, 5);
+    assert.equal(refused.length, 15);
+    assert.deepEqual(await stored(small, user.userId), { balance: 50_000, entries: 5 });
+  });
+
+  it('20 parallel charges with one key: exactly one charge', async () => {
+    const user = await newUser('same-key');
+    const responses = await parallel(main, await main.url(), user, 20, 4_000, randomUUID());
+    assert.equal(responses.filter((r) => r.status === 200).length, 1);
+    assert.equal(responses.filter((r) => r.status === 409 && isError(r.body, 'DUPLICATE_REQUEST')).length, 19);
+    assert.deepEqual(await stored(main, user.userId), { balance: 4_000, entries: 1 });
+  });
+
+  it('one key near the limit: one charge, the rest 409, never BALANCE_LIMIT_EXCEEDED', async () => {
+    const user = await newUser('key-limit');
+    await chargeOk(small, user, 45_000);
+    const responses = await parallel(small, await small.url(), user, 20, 5_000, randomUUID());
+    assert.equal(responses.filter((r) => r.status === 200).length, 1);
+    assert.equal(responses.filter((r) => r.status === 409 && isError(r.body, 'DUPLICATE_REQUEST')).length, 19);
+    assert.deepEqual(await stored(small, user.userId), { balance: 50_000, entries: 2 });
+  });
+});
+
+describe('debitPoints and refundPoints (for the order flow)', () => {
+  it('a refund passes the limit and names its order in the history', async () => {
+    const user = await newUser();
+    await chargeOk(small, user, 50_000);
+    const orderId = randomUUID();
+    const balance = await small.db.transaction((tx) => refundPoints(tx, user.userId, 20_000, orderId));
+    assert.equal(balance, 70_000);
+    assert.deepEqual(await stored(small, user.userId), { balance: 70_000, entries: 2 });
+    const history = await call(small.app, { method: 'GET', url: '/api/points/history', headers: user.headers });
+    assert.deepEqual(
+      { ...history.body.entries[0], id: 0, createdAt: '' },
+      { id: 0, type: 'REFUND', amount: 20_000, balanceAfter: 70_000, orderId, createdAt: '' },
+    );
+    // A further charge is still held to the limit.
+    assert.ok(isError((await charge(small, user, { amount: 1_000 })).body, 'BALANCE_LIMIT_EXCEEDED'));
+  });
+
+  it('a refund to a user never seen creates the wallet; the same order is refunded once', async () => {
+    const user = await newUser();
+    const orderId = randomUUID();
+    assert.equal(await main.db.transaction((tx) => refundPoints(tx, user.userId, 1_500, orderId)), 1_500);
+    await assert.rejects(main.db.transaction((tx) => refundPoints(tx, user.userId, 1_500, orderId)));
+    assert.deepEqual(await stored(main, user.userId), { balance: 1_500, entries: 1 });
+  });
+
+  it('a debit takes the amount with a USE entry; beyond the balance it changes nothing', async () => {
+    const user = await newUser();
+    await chargeOk(main, user, 10_000);
+    const tooMuch = await main.db.transaction((tx) => debitPoints(tx, user.userId, 10_001, randomUUID()));
+    assert.equal(tooMuch, undefined);
+    assert.equal(await main.db.transaction((tx) => debitPoints(tx, randomUUID(), 1, randomUUID())), undefined);
+    assert.deepEqual(await stored(main, user.userId), { balance: 10_000, entries: 1 });
+    const orderId = randomUUID();
+    assert.equal(await main.db.transaction((tx) => debitPoints(tx, user.userId, 10_000, orderId)), 0);
+    const history = await call(main.app, { method: 'GET', url: '/api/points/history?limit=1', headers: user.headers });
+    assert.equal(history.body.entries[0].type, 'USE');
+    assert.equal(history.body.entries[0].amount, 10_000);
+    assert.equal(history.body.entries[0].orderId, orderId);
+    assert.deepEqual(await stored(main, user.userId), { balance: 0, entries: 2 });
+  });
+
+  it('a debit rolled back with its transaction leaves no trace', async () => {
+    const user = await newUser();
+    await chargeOk(main, user, 5_000);
+    await assert.rejects(
+      main.db.transaction(async (tx) => {
+        await debitPoints(tx, user.userId, 5_000, randomUUID());
+        throw new Error('the order failed later');
+      }),
+    );
+    assert.deepEqual(await stored(main, user.userId), { balance: 5_000, entries: 1 });
+  });
+
+  it('asserts that amounts are positive integers', async () => {
+    for (const amount of [0, -1, 1.5]) {
+      await assert.rejects(main.db.transaction((tx) => refundPoints(tx, 'nobody', amount, randomUUID())), { name: 'AssertionError' });
+      await assert.rejects(main.db.transaction((tx) => debitPoints(tx, 'nobody', amount, randomUUID())), { name: 'AssertionError' });
+    }
+  });
+});
+
+describe('wallet invariants after everything above', () => {
+  it('for every user touched: balance = CHARGE + REFUND − USE, and balance ≥ 0', async () => {
+    for (const t of [main, small]) {
+      const rows = await t.db.query<{ user_id: string; balance: number | null; ledger: number }>(
+        `SELECT u.user_id, w.balance,
+                COALESCE((SELECT sum(CASE type WHEN 'USE' THEN -amount ELSE amount END)
+                          FROM point_ledger l WHERE l.user_id = u.user_id), 0)::bigint AS ledger
+         FROM unnest($1::text[]) AS u (user_id) LEFT JOIN wallets w ON w.user_id = u.user_id`,
+        [[...touched]],
+      );
+      assert.equal(rows.length, touched.size);
+      for (const row of rows) {
+        assert.equal(row.balance ?? 0, row.ledger, row.user_id);
+        assert.ok((row.balance ?? 0) >= 0, row.user_id);
+      }
+    }
+  });
+});
