@@ -24,6 +24,7 @@ import { AppError, messages } from './errors.js';
 import { migrate } from './migrate.js';
 import { CursorCodec } from './pagination.js';
 import { orderRoutes } from './orders/routes.js';
+import { pointRoutes } from './points/routes.js';
 import { PriceCache } from './products/price-cache.js';
 import { productRoutes } from './products/routes.js';
 
@@ -157,6 +158,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         request.principal = await auth.authenticate(request.headers.authorization);
       });
       await productRoutes(api);
+      await pointRoutes(api);
       await orderRoutes(api);
     },
     { prefix: '/api' },
