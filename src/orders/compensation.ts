@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import type { Tx } from '../db.js';
 import { returnStock } from './queries.js';
 import type { MovedOrder } from './state.js';
-import { refundPoints, restoreCoupon } from './effects-bridge.js';
+import { refundPoints } from '../points/service.js';
+import { restoreCoupon } from './effects-bridge.js';
 
 export async function releaseEffects(tx: Tx, order: MovedOrder): Promise<void> {
   if (!order.holdsEffects) return;
