@@ -15,6 +15,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { Authenticator, forbidden, type Principal } from './auth.js';
@@ -27,6 +28,8 @@ import { orderRoutes } from './orders/routes.js';
 import { pointRoutes } from './points/routes.js';
 import { PriceCache } from './products/price-cache.js';
 import { productRoutes } from './products/routes.js';
+import { PendingJournal } from './recovery/journal.js';
+import { RecoveryWorker } from './recovery/worker.js';
 
 export type AppContext = Readonly<{
   config: Config;
@@ -34,6 +37,8 @@ export type AppContext = Readonly<{
   auth: Authenticator;
   cursors: CursorCodec;
   prices: PriceCache;
+  journal: PendingJournal;
+  recovery: RecoveryWorker;
   /** An onRequest hook for admin-only routes; runs after authentication. */
   requireAdmin: (request: FastifyRequest) => Promise<void>;
   /** The service's clock; tests may move it. */
@@ -55,6 +60,8 @@ export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
 export type BuildOptions = {
   /** A database opened by the caller (tests share one); the app will not close it. */
   db?: Database;
+  /** False leaves the recovery worker stopped (tests that drive it by hand). */
+  recovery?: boolean;
   now?: () => Date;
 };
 
@@ -119,12 +126,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await migrate(db);
 
   const auth = new Authenticator(config.jwtSecret);
+  const journal = new PendingJournal(config.dataDir === ':memory:' ? undefined : join(config.dataDir, 'journal'));
+  await journal.open();
+  const recovery = new RecoveryWorker(db, journal, app.log, Math.max(50, Math.min(1_000, Math.floor(config.recoveryDeadlineMs / 10))));
+  if (options.recovery !== false) app.addHook('onReady', async () => recovery.start());
+  // Registered after the database's hook, so it runs first: stop recovery, then close the journal, then the database.
+  app.addHook('onClose', async () => {
+    await recovery.stop();
+    await journal.close();
+  });
   app.decorate('ctx', {
     config,
     db,
     auth,
     cursors: new CursorCodec(config.jwtSecret),
     prices: new PriceCache(),
+    journal,
+    recovery,
     requireAdmin: async (request: FastifyRequest) => {
       if (!request.principal.admin) throw forbidden();
     },
@@ -145,7 +163,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     try {
       await db.query('SELECT 1');
-      return { status: 'ready' };
+      return { status: 'ready', recovery: recovery.status() };
     } catch {
       return reply.code(503).header('retry-after', '1').send({ code: 'SERVICE_UNAVAILABLE', message: messages.unavailable });
     }

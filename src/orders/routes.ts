@@ -1,20 +1,35 @@
 import type { Api } from '../app.js';
 import { AppError } from '../errors.js';
 import { PageQuery } from '../pagination.js';
+import type { PendingEntry } from '../recovery/journal.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { cancelOrder } from './cancel.js';
 import { findOrder, listOrders } from './queries.js';
-import { CreateOrderBody, IdempotencyHeaders, OrderBody, OrderIdParams, OrderList, PaidOrder } from './schemas.js';
+import { CreateOrderBody, IdempotencyHeaders, OrderBody, OrderIdParams, OrderList, PaidOrder, PendingOrder, type Order } from './schemas.js';
 import { createOrder, orderMessages } from './service.js';
 
 const tags = ['orders'];
+
+function journaledOrder(entry: PendingEntry): Order {
+  return {
+    orderId: entry.orderId,
+    status: 'pending',
+    reason: null,
+    items: entry.lines,
+    totalAmount: entry.totalAmount,
+    discountAmount: entry.discountAmount,
+    paidAmount: entry.totalAmount - entry.discountAmount,
+    couponId: entry.couponId,
+    createdAt: entry.at,
+  };
+}
 
 function orderNotFound(): AppError {
   return new AppError('ORDER_NOT_FOUND', orderMessages.notFound);
 }
 
 export async function orderRoutes(api: Api): Promise<void> {
-  const { db, cursors, prices } = api.ctx;
+  const { db, cursors, prices, journal } = api.ctx;
 
   api.post(
     '/orders',
@@ -24,16 +39,23 @@ export async function orderRoutes(api: Api): Promise<void> {
         security: bearerSecurity,
         headers: IdempotencyHeaders,
         body: CreateOrderBody,
-        response: { 200: PaidOrder, ...errorResponses(402, 404, 409, 422, 503) },
+        response: { 200: PaidOrder, 202: PendingOrder, ...errorResponses(402, 404, 409, 422, 503) },
       },
     },
-    async (request) => createOrder({ db, prices }, request.principal.userId, request.headers['idempotency-key'], request.body),
+    async (request, reply) => {
+      const result = await createOrder({ db, prices, journal }, request.principal.userId, request.headers['idempotency-key'], request.body);
+      if (result.kind === 'paid') return result.order;
+      return reply.code(202).send({ code: 'ORDER_PENDING', message: orderMessages.pending, orderId: result.orderId, status: 'pending' });
+    },
   );
 
   api.get(
     '/orders/:id',
     { schema: { tags, security: bearerSecurity, params: OrderIdParams, response: { 200: OrderBody, ...errorResponses(404) } } },
     async (request) => {
+      // An order the journal still holds is pending, whatever the database says (or if it is away).
+      const journaled = journal.find(request.params.id);
+      if (journaled !== undefined && journaled.userId === request.principal.userId) return { order: journaledOrder(journaled) };
       const order = await findOrder(db, request.principal.userId, request.params.id);
       if (order === undefined) throw orderNotFound();
       return { order };

@@ -67,5 +67,12 @@ export const PaidOrder = Type.Object({
   message: Type.String(),
 });
 
+export const PendingOrder = Type.Object({
+  code: Type.Literal('ORDER_PENDING'),
+  message: Type.String(),
+  orderId: Type.String(),
+  status: Type.Literal('pending'),
+});
+
 export const OrderBody = Type.Object({ order: Order });
 export const OrderList = Type.Object({ orders: Type.Array(Order), nextCursor: NextCursor });

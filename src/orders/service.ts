@@ -8,6 +8,7 @@ import type { AppContext } from '../app.js';
 import { DbFailure, isUniqueViolation, type Database } from '../db.js';
 import { AppError, productNotFound, validationError } from '../errors.js';
 import type { PriceCache } from '../products/price-cache.js';
+import type { PendingEntry } from '../recovery/journal.js';
 import { couponTermsForOrder, discountFor } from './coupon-terms.js';
 import { placeOrder, type PlaceOrderInput, type PlaceOrderOutcome } from './queries.js';
 import type { CreateOrderBody, OrderItem } from './schemas.js';
@@ -47,7 +48,9 @@ export function requestHash(body: CreateOrderBody): string {
   return createHash('sha256').update(`${lines.join(',')}|${body.couponId ?? ''}`).digest('base64url');
 }
 
-export type OrderDeps = Pick<AppContext, 'db'> & { prices: PriceCache };
+export type OrderDeps = Pick<AppContext, 'db' | 'journal'> & { prices: PriceCache };
+
+export type OrderResult = { kind: 'paid'; order: PaidOrder } | { kind: 'pending'; orderId: string };
 
 async function priceOrder(deps: OrderDeps, userId: string, body: CreateOrderBody, refresh: boolean) {
   const prices = await deps.prices.pricesOf(deps.db, body.items.map((line) => line.productId), refresh);
@@ -69,11 +72,13 @@ async function priceOrder(deps: OrderDeps, userId: string, body: CreateOrderBody
   return { lines, totalAmount, couponOk, discountAmount };
 }
 
-async function callWithRetries(db: Database, input: PlaceOrderInput): Promise<PlaceOrderOutcome> {
+async function callWithRetries(db: Database, input: PlaceOrderInput): Promise<PlaceOrderOutcome | { kind: 'unknown' }> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await placeOrder(db, input);
     } catch (error) {
+      // The payment was sent and its answer lost: it may have committed.
+      if (error instanceof DbFailure && error.kind === 'unknown') return { kind: 'unknown' };
       // A concurrent twin with the same key committed first: answer as a duplicate.
       if (isUniqueViolation(error)) return { kind: 'stale' };
       const deadlock = error instanceof DbFailure && (error.cause as { code?: string } | undefined)?.code === '40P01';
@@ -82,15 +87,35 @@ async function callWithRetries(db: Database, input: PlaceOrderInput): Promise<Pl
   }
 }
 
-export async function createOrder(deps: OrderDeps, userId: string, key: string, body: CreateOrderBody): Promise<PaidOrder> {
+function duplicateOf(existing: { orderId: string; requestHash: string; status: string }, hash: string): AppError {
+  if (existing.requestHash !== hash) {
+    return new AppError('IDEMPOTENCY_KEY_REUSED', orderMessages.keyReused, { orderId: existing.orderId });
+  }
+  return new AppError('DUPLICATE_REQUEST', orderMessages.duplicate, { orderId: existing.orderId, status: existing.status });
+}
+
+/** Reads before the payment change nothing, so any database failure there means "nothing happened". */
+async function priceOrNothing(deps: OrderDeps, userId: string, body: CreateOrderBody, refresh: boolean) {
+  try {
+    return await priceOrder(deps, userId, body, refresh);
+  } catch (error) {
+    if (error instanceof DbFailure) throw new DbFailure('unavailable', error.message, error.cause);
+    throw error;
+  }
+}
+
+export async function createOrder(deps: OrderDeps, userId: string, key: string, body: CreateOrderBody): Promise<OrderResult> {
   const productIds = new Set(body.items.map((line) => line.productId));
   if (productIds.size !== body.items.length) throw validationError('같은 상품이 여러 줄에 있습니다.');
   const hash = requestHash(body);
+  // A key whose order is still only in the fallback journal is used, even while the database is away.
+  const journaled = deps.journal.findByKey(userId, key);
+  if (journaled !== undefined) throw duplicateOf({ ...journaled, status: 'pending' }, hash);
   const orderId = randomUUID();
 
   for (let attempt = 0; attempt <= staleRetriesMax; attempt++) {
-    const priced = await priceOrder(deps, userId, body, attempt > 0);
-    const outcome = await callWithRetries(deps.db, {
+    const priced = await priceOrNothing(deps, userId, body, attempt > 0);
+    const input: PlaceOrderInput = {
       orderId,
       userId,
       key,
@@ -100,10 +125,14 @@ export async function createOrder(deps: OrderDeps, userId: string, key: string, 
       couponOk: priced.couponOk,
       totalAmount: priced.totalAmount,
       discountAmount: priced.discountAmount,
-    });
+    };
+    const outcome = await callWithRetries(deps.db, input);
     switch (outcome.kind) {
+      case 'unknown':
+        await deps.journal.append(pendingEntry(input));
+        return { kind: 'pending', orderId };
       case 'success':
-        return {
+        return { kind: 'paid', order: {
           orderId,
           status: 'success',
           items: priced.lines,
@@ -113,16 +142,13 @@ export async function createOrder(deps: OrderDeps, userId: string, key: string, 
           couponId: body.couponId ?? null,
           createdAt: outcome.createdAt,
           message: orderMessages.paid,
-        };
+        } };
       case 'failed': {
         const reason = outcome.reason as 'INSUFFICIENT_BALANCE' | 'INSUFFICIENT_STOCK' | 'INVALID_COUPON';
         throw new AppError(reason, orderMessages[reason], { orderId });
       }
       case 'duplicate':
-        if (outcome.requestHash !== hash) {
-          throw new AppError('IDEMPOTENCY_KEY_REUSED', orderMessages.keyReused, { orderId: outcome.orderId });
-        }
-        throw new AppError('DUPLICATE_REQUEST', orderMessages.duplicate, { orderId: outcome.orderId, status: outcome.status });
+        throw duplicateOf(outcome, hash);
       case 'not_found':
       case 'stale':
         // Re-read prices (and, after a lost race on the key, find the twin) and try again.
@@ -130,4 +156,18 @@ export async function createOrder(deps: OrderDeps, userId: string, key: string, 
     }
   }
   throw new AppError('SERVICE_UNAVAILABLE', '상품 가격이 변경되고 있습니다. 잠시 후 다시 시도해 주세요.');
+}
+
+function pendingEntry(input: PlaceOrderInput): PendingEntry {
+  return {
+    orderId: input.orderId,
+    userId: input.userId,
+    key: input.key,
+    requestHash: input.requestHash,
+    lines: [...input.lines],
+    couponId: input.couponId,
+    totalAmount: input.totalAmount,
+    discountAmount: input.discountAmount,
+    at: new Date().toISOString(),
+  };
 }

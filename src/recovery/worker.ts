@@ -1,0 +1,88 @@
+/**
+ * The recovery worker, one per instance (SPEC §8). Every tick it adopts the
+ * journals of dead instances, records its journal's entries as pending rows,
+ * and cancels pending orders with compensation. A tick that meets an
+ * unreachable database simply ends; the next one tries again, so recovery
+ * starts within one tick of the database coming back.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Database } from '../db.js';
+import type { PendingJournal } from './journal.js';
+import { cancelPending, countPendingOrders, findPendingOrders, recordPending } from './recover.js';
+
+const sweepBatchMax = 100;
+
+export type RecoveryStatus = { journalBacklog: number; pendingOrders: number; lastSweepAt: string | null; lastError: string | null };
+
+export class RecoveryWorker {
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  #pendingOrders = 0;
+  #lastSweepAt: Date | null = null;
+  #lastError: string | null = null;
+
+  constructor(
+    readonly db: Database,
+    readonly journal: PendingJournal,
+    readonly log: FastifyBaseLogger,
+    /** A fraction of the recovery deadline, so that several ticks fit in it. */
+    readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    const loop = () => {
+      if (this.#stopped) return;
+      this.#running = this.tick().finally(() => {
+        this.#timer = setTimeout(loop, this.intervalMs);
+        this.#timer.unref();
+      });
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  status(): RecoveryStatus {
+    return {
+      journalBacklog: this.journal.unsettled().length,
+      pendingOrders: this.#pendingOrders,
+      lastSweepAt: this.#lastSweepAt?.toISOString() ?? null,
+      lastError: this.#lastError,
+    };
+  }
+
+  /** One pass; never throws. */
+  async tick(): Promise<void> {
+    try {
+      const adopted = await this.journal.adoptDead();
+      if (adopted > 0) this.log.warn({ adopted }, 'adopted pending orders of a dead instance');
+      for (const entry of this.journal.unsettled()) {
+        if (this.#stopped) return;
+        await recordPending(this.db, entry);
+        await this.journal.settle(entry.orderId);
+      }
+      for (let batch = await findPendingOrders(this.db, sweepBatchMax); batch.length > 0; batch = await findPendingOrders(this.db, sweepBatchMax)) {
+        let progressed = false;
+        for (const orderId of batch) {
+          if (this.#stopped) return;
+          if (await cancelPending(this.db, orderId)) {
+            progressed = true;
+            this.log.warn({ orderId }, 'pending order canceled by recovery');
+          }
+        }
+        if (!progressed) break;
+      }
+      this.#pendingOrders = await countPendingOrders(this.db);
+      this.#lastSweepAt = new Date();
+      this.#lastError = null;
+    } catch (error) {
+      this.#lastError = error instanceof Error ? error.message : String(error);
+      this.log.debug({ err: error }, 'recovery tick failed; will retry');
+    }
+  }
+}
