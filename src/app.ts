@@ -23,6 +23,7 @@ import { DbFailure, openDatabase, type Database } from './db.js';
 import { AppError, messages } from './errors.js';
 import { migrate } from './migrate.js';
 import { CursorCodec } from './pagination.js';
+import { couponRoutes } from './coupons/routes.js';
 import { productRoutes } from './products/routes.js';
 
 export type AppContext = Readonly<{
@@ -153,6 +154,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         request.principal = await auth.authenticate(request.headers.authorization);
       });
       await productRoutes(api);
+      await couponRoutes(api);
     },
     { prefix: '/api' },
   );
