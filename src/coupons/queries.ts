@@ -145,6 +145,12 @@ export async function hasCoupon(db: Queryable, campaignId: number, userId: strin
   return rows.length > 0;
 }
 
+/** Everyone holding a coupon of the campaign; final once the campaign is sold out. */
+export async function listHolders(db: Queryable, campaignId: number): Promise<string[]> {
+  const rows = await db.query<{ user_id: string }>('SELECT user_id FROM coupons WHERE campaign_id = $1', [campaignId]);
+  return rows.map((row) => row.user_id);
+}
+
 type UserCouponRow = {
   id: number;
   code: string;

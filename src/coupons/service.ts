@@ -1,13 +1,13 @@
 /**
  * Coupon issuance (SPEC §6, seed 3-1, 3-2). The database decides every claim;
- * this layer adds the order of the checks (404, 403, 409, 410) and a cache that
- * lets the bulk of a burst — claims after the quota is gone — be answered with
- * one lock-free indexed read instead of a trip through the campaign's row lock.
+ * this layer adds the order of the checks (404, 403, 409, 410) and caches that
+ * let the bulk of a burst — claims after the quota is gone — be answered
+ * without a trip through the campaign's row lock, usually from memory.
  */
 import { AppError } from '../errors.js';
 import { isUniqueViolation, type Database } from '../db.js';
 import { toIso } from '../schemas.js';
-import { claimCoupon, findCampaignByCode, hasCoupon, insertCampaign, type Campaign } from './queries.js';
+import { claimCoupon, findCampaignByCode, hasCoupon, insertCampaign, listHolders, type Campaign } from './queries.js';
 import type { CreateCampaign, UserCoupon } from './schemas.js';
 
 export const couponMessages = {
@@ -32,9 +32,17 @@ const notEligible = () => new AppError('COUPON_NOT_ELIGIBLE', couponMessages.not
 type CachedCampaign = { campaign: Campaign; eligible: ReadonlySet<string> | null; soldOut: boolean };
 
 const campaignCacheSizeMax = 10_000;
+/**
+ * Once sold out, a campaign's holders never change (coupons are never deleted
+ * nor returned to the quota), so for small quotas the whole list is kept and
+ * a sold-out claim needs no database at all. Bounded in count and size.
+ */
+const holderSetsMax = 16;
+const holderSetSizeMax = 100_000;
 
 export class CouponIssuer {
   readonly #cache = new Map<string, CachedCampaign>();
+  readonly #holders = new Map<number, Promise<ReadonlySet<string>>>();
 
   constructor(
     private readonly db: Database,
@@ -63,8 +71,23 @@ export class CouponIssuer {
       cached.soldOut = true;
     }
     // Sold out: a user who won a coupon (perhaps in a parallel request) still hears 409.
-    if (await hasCoupon(this.db, campaign.id, userId)) throw alreadyIssued();
+    if (await this.#holds(campaign, userId)) throw alreadyIssued();
     throw soldOut();
+  }
+
+  /** Whether the user holds a coupon of a sold-out campaign. */
+  async #holds(campaign: Campaign, userId: string): Promise<boolean> {
+    if (campaign.totalQuantity > holderSetSizeMax) return hasCoupon(this.db, campaign.id, userId);
+    let holders = this.#holders.get(campaign.id);
+    if (holders === undefined) {
+      // Every increment committed together with its coupon row, so the list read after
+      // the quota was seen exhausted is complete.
+      holders = listHolders(this.db, campaign.id).then((ids) => new Set(ids));
+      holders.catch(() => this.#holders.delete(campaign.id));
+      if (this.#holders.size >= holderSetsMax) this.#holders.delete(this.#holders.keys().next().value!);
+      this.#holders.set(campaign.id, holders);
+    }
+    return (await holders).has(userId);
   }
 
   async #claim(campaign: Campaign, userId: string, now: Date) {
