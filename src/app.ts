@@ -24,6 +24,7 @@ import { DbFailure, openDatabase, type Database } from './db.js';
 import { AppError, messages } from './errors.js';
 import { migrate } from './migrate.js';
 import { CursorCodec } from './pagination.js';
+import { couponRoutes } from './coupons/routes.js';
 import { orderRoutes } from './orders/routes.js';
 import { pointRoutes } from './points/routes.js';
 import { PriceCache } from './products/price-cache.js';
@@ -177,6 +178,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       });
       await productRoutes(api);
       await pointRoutes(api);
+      await couponRoutes(api);
       await orderRoutes(api);
     },
     { prefix: '/api' },

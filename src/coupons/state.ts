@@ -1,0 +1,105 @@
+/**
+ * The issued coupon's state machine, used by the order flow. Stored states are
+ * AVAILABLE and USED; EXPIRED is AVAILABLE past `expires_at` and is never
+ * stored. Every move is one conditional UPDATE: a move that changes no row did
+ * not happen, which is what keeps using and restoring exactly-once.
+ */
+import assert from 'node:assert/strict';
+import type { Queryable, Tx } from '../db.js';
+import type { DiscountType } from './discount.js';
+import type { CouponStatus } from './schemas.js';
+
+export type StoredCouponStatus = 'AVAILABLE' | 'USED';
+
+/** The only legal moves: use (AVAILABLE → USED) and restore (USED → AVAILABLE). */
+const transitions: Readonly<Record<StoredCouponStatus, StoredCouponStatus>> = { AVAILABLE: 'USED', USED: 'AVAILABLE' };
+
+export type CouponForOrder = Readonly<{
+  id: number;
+  userId: string;
+  campaignId: number;
+  discountType: DiscountType;
+  discountValue: number;
+  maxDiscountAmount: number | null;
+  minOrderAmount: number;
+  expiresAt: Date;
+  status: StoredCouponStatus;
+  orderId: string | null;
+}>;
+
+type CouponForOrderRow = {
+  id: number;
+  user_id: string;
+  campaign_id: number;
+  discount_type: DiscountType;
+  discount_value: number;
+  max_discount_amount: number | null;
+  min_order_amount: number;
+  expires_at: Date;
+  status: StoredCouponStatus;
+  order_id: string | null;
+};
+
+/** The coupon with its campaign's terms, or undefined when no coupon has this id. */
+export async function findCouponForOrder(db: Queryable, couponId: number): Promise<CouponForOrder | undefined> {
+  const [row] = await db.query<CouponForOrderRow>(
+    `SELECT c.id, c.user_id, c.campaign_id, k.discount_type, k.discount_value, k.max_discount_amount, k.min_order_amount,
+            c.expires_at, c.status, c.order_id
+       FROM coupons c JOIN coupon_campaigns k ON k.id = c.campaign_id
+      WHERE c.id = $1`,
+    [couponId],
+  );
+  if (row === undefined) return undefined;
+  return {
+    id: row.id,
+    userId: row.user_id,
+    campaignId: row.campaign_id,
+    discountType: row.discount_type,
+    discountValue: row.discount_value,
+    maxDiscountAmount: row.max_discount_amount,
+    minOrderAmount: row.min_order_amount,
+    expiresAt: new Date(row.expires_at),
+    status: row.status,
+    orderId: row.order_id,
+  };
+}
+
+/** What the owner sees: an AVAILABLE coupon at or past its expiry is EXPIRED. */
+export function couponStatusAt(stored: StoredCouponStatus, expiresAt: Date, now: Date): CouponStatus {
+  return stored === 'AVAILABLE' && expiresAt.getTime() <= now.getTime() ? 'EXPIRED' : stored;
+}
+
+async function moveCoupon(tx: Tx, from: StoredCouponStatus, sql: string, params: unknown[]): Promise<boolean> {
+  assert.ok(transitions[from] !== undefined, `no move from ${from}`);
+  const rows = await tx.query(sql, params);
+  assert.ok(rows.length <= 1, 'a coupon move changes at most one row');
+  return rows.length === 1;
+}
+
+/**
+ * AVAILABLE → USED for `orderId`, only when the coupon is this user's and not
+ * expired at `now`. Returns whether it moved; false means the coupon is not
+ * usable (another order took it first, or it is not the user's, or expired).
+ */
+export async function useCoupon(tx: Tx, couponId: number, userId: string, orderId: string, now: Date): Promise<boolean> {
+  return moveCoupon(
+    tx,
+    'AVAILABLE',
+    `UPDATE coupons SET status = 'USED', order_id = $3
+      WHERE id = $1 AND user_id = $2 AND status = 'AVAILABLE' AND expires_at > $4::timestamptz
+      RETURNING id`,
+    [couponId, userId, orderId, now],
+  );
+}
+
+/** USED → AVAILABLE, only when `orderId` is the order that used it. Returns whether it moved. */
+export async function restoreCoupon(tx: Tx, couponId: number, orderId: string): Promise<boolean> {
+  return moveCoupon(
+    tx,
+    'USED',
+    `UPDATE coupons SET status = 'AVAILABLE', order_id = NULL
+      WHERE id = $1 AND status = 'USED' AND order_id = $2
+      RETURNING id`,
+    [couponId, orderId],
+  );
+}
