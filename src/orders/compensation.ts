@@ -9,7 +9,7 @@ import type { Tx } from '../db.js';
 import { returnStock } from './queries.js';
 import type { MovedOrder } from './state.js';
 import { refundPoints } from '../points/service.js';
-import { restoreCoupon } from './effects-bridge.js';
+import { restoreCoupon } from '../coupons/state.js';
 
 export async function releaseEffects(tx: Tx, order: MovedOrder): Promise<void> {
   if (!order.holdsEffects) return;

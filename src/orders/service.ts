@@ -9,7 +9,8 @@ import { DbFailure, isUniqueViolation, type Database } from '../db.js';
 import { AppError, productNotFound, validationError } from '../errors.js';
 import type { PriceCache } from '../products/price-cache.js';
 import type { PendingEntry } from '../recovery/journal.js';
-import { couponTermsForOrder, discountFor } from './coupon-terms.js';
+import { discountFor } from '../coupons/discount.js';
+import { findCouponForOrder } from '../coupons/state.js';
 import { placeOrder, type PlaceOrderInput, type PlaceOrderOutcome } from './queries.js';
 import type { CreateOrderBody, OrderItem } from './schemas.js';
 
@@ -65,7 +66,7 @@ async function priceOrder(deps: OrderDeps, userId: string, body: CreateOrderBody
   let couponOk = true;
   let discountAmount = 0;
   if (body.couponId !== undefined) {
-    const terms = await couponTermsForOrder(deps.db, body.couponId);
+    const terms = await findCouponForOrder(deps.db, body.couponId);
     couponOk = terms !== undefined && terms.userId === userId && totalAmount >= terms.minOrderAmount;
     if (couponOk) discountAmount = discountFor(terms!, totalAmount);
   }
