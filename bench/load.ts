@@ -115,7 +115,9 @@ export async function runLoad(spec: LoadSpec, tmpRoot: string): Promise<LoadResu
   const timer = setInterval(() => {
     const { answers, finished } = readProgress(tmpDir, runs.length);
     const elapsedS = ((Date.now() - started) / 1000).toFixed(0);
-    process.stdout.write(`\r  ${spec.label}: ${elapsedS}s, ${answers} answers`.padEnd(72));
+    // One rewritten line on a terminal, one line a second in a log.
+    const line = `  ${spec.label}: ${elapsedS}s, ${answers} answers`;
+    process.stdout.write(process.stdout.isTTY ? `\r${line.padEnd(72)}` : `${line}\n`);
     if (spec.attempts === undefined) return;
     finished.forEach((isDone, index) => {
       if (isDone && !interrupted.has(index)) {
@@ -129,7 +131,7 @@ export async function runLoad(spec: LoadSpec, tmpRoot: string): Promise<LoadResu
     return merge(results, spec.attempts !== undefined);
   } finally {
     clearInterval(timer);
-    process.stdout.write('\r'.padEnd(74) + '\r');
+    if (process.stdout.isTTY) process.stdout.write('\r'.padEnd(74) + '\r');
     rmSync(tmpDir, { recursive: true, force: true });
   }
 }
