@@ -1,0 +1,64 @@
+/**
+ * What one bench run measures: sizes and time bounds for the full run and for
+ * `--quick`, and the targets each scenario is judged against (ratios to a
+ * baseline measured in the same run).
+ */
+
+export type Sizes = Readonly<{
+  quick: boolean;
+  /** Seconds of one time-bounded load run. */
+  durationS: number;
+  /** Hard deadline added to every count-bounded run (seconds). */
+  countDeadlineS: number;
+  products: number;
+  users: number;
+  /** Stock of the flash-sale product: large enough never to run out. */
+  flashStock: number;
+  selloutStock: number;
+  selloutAttempts: number;
+  couponQuota: number;
+  couponClaimants: number;
+  /** Order lines bulk-loaded for the popular-products read. */
+  historyLines: number;
+  /** Service process counts to measure. */
+  processCounts: readonly number[];
+  /** Concurrent clients of the orders scenario. */
+  orderClients: readonly number[];
+  clients: number;
+}>;
+
+export function parseSizes(argv: readonly string[]): Sizes {
+  const quick = argv.includes('--quick');
+  const unknown = argv.filter((arg) => arg !== '--quick');
+  if (unknown.length > 0) throw new Error(`unknown arguments: ${unknown.join(' ')} (only --quick is understood)`);
+  if (quick) {
+    return Object.freeze({
+      quick, durationS: 3, countDeadlineS: 30, products: 10_000, users: 2_000, flashStock: 10_000_000,
+      selloutStock: 100, selloutAttempts: 2_000, couponQuota: 100, couponClaimants: 2_000,
+      historyLines: 100_000, processCounts: [1, 2], orderClients: [8, 32], clients: 32,
+    });
+  }
+  return Object.freeze({
+    quick, durationS: 15, countDeadlineS: 120, products: 10_000, users: 20_000, flashStock: 100_000_000,
+    selloutStock: 1_000, selloutAttempts: 20_000, couponQuota: 1_000, couponClaimants: 20_000,
+    historyLines: 1_000_000, processCounts: [1, 2], orderClients: [8, 32], clients: 32,
+  });
+}
+
+export type Target = Readonly<{ baseline: string; ratioMin: number; p99MsMax?: number; text: string }>;
+
+/** Targets by scenario family; the baseline key gets the run's client and process counts filled in. */
+export const targets: Readonly<Record<string, Target>> = {
+  'orders-8c': { baseline: 'pg-order-8c', ratioMin: 0.6, p99MsMax: 50, text: '≥ 0.6 × pg-order (8 clients), p99 < 50 ms' },
+  flash: { baseline: 'pg-order-hot-32c', ratioMin: 1.0, text: '≥ 1.0 × pg-order hot' },
+  'coupon-redis': { baseline: 'hello', ratioMin: 0.4, text: '≥ 0.4 × hello' },
+  'coupon-noredis': { baseline: 'hello', ratioMin: 0.25, text: '≥ 0.25 × hello' },
+  'product-detail': { baseline: 'hello', ratioMin: 0.35, text: '≥ 0.35 × hello' },
+  popular: { baseline: 'hello', ratioMin: 0.7, text: '≥ 0.7 × hello' },
+};
+
+export const jwtSecret = 'bench-secret-0123456789abcdef-not-for-production';
+export const pgAdminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const redisUrl = 'redis://127.0.0.1:6379';
+export const servicePortBase = 3810;
+export const helloPortBase = 3910;

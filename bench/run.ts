@@ -1,0 +1,164 @@
+/**
+ * `npm run bench [-- --quick]`: builds the service, creates a fresh
+ * PostgreSQL database, measures the baselines, runs every scenario against
+ * 1 and 2 service processes started here with production settings, checks
+ * the invariants after each, writes bench/results/latest.{json,md,svg}, and
+ * drops the database. Exits non-zero when a scenario FAILED.
+ */
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { runPgOrder, runRedisGate, seedPgOrderCopy, type Figure } from './baselines.js';
+import { loadOrderHistory } from './bulk.js';
+import { runLoad } from './load.js';
+import { helloPortBase, jwtSecret, parseSizes, pgAdminUrl, redisUrl, servicePortBase, type Sizes } from './options.js';
+import { build, commandExists, ensureWrk, rootDir, startHello, startServices, stopAll, type Instance } from './proc.js';
+import { environment, toRow, writeReport } from './report.js';
+import { chargePlan, couponPlan, orderPlans, readPlans, runPlans, type Ctx, type ScenarioResult } from './scenarios.js';
+import { createDatabase, dropDatabase, seedBase, writeTokens } from './seed.js';
+
+const resultsDir = join(rootDir, 'bench/results');
+const tmpDir = join(resultsDir, 'tmp');
+const baselines: Record<string, Figure> = {};
+let running: Instance[] = [];
+
+function log(line: string): void {
+  console.log(line);
+}
+
+function printResult(result: ScenarioResult): void {
+  const row = toRow(result, baselines);
+  if (row.throughput === null) {
+    log(`  ${result.name}: ${result.status} (${result.notes.join('; ')})`);
+    return;
+  }
+  const ratio = row.ratio === null ? '' : ` = ${row.ratio} × ${row.baseline}`;
+  const target = row.target === null ? '' : ` [target ${row.target}: ${row.targetMet ? 'met' : 'NOT met'}]`;
+  log(`  ${result.name}: ${row.throughput} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, errors ${row.errors}${ratio}${target} ${result.status}`);
+  for (const note of result.notes) log(`    ${note}`);
+}
+
+function recordBaseline(name: string, figure: Figure): void {
+  baselines[name] = figure;
+  log(`  ${name}: ${figure.throughput.toFixed(1)}/s, p50 ${figure.p50Ms.toFixed(2)} ms, p99 ${figure.p99Ms.toFixed(2)} ms, errors ${figure.errors}`);
+}
+
+async function measureHello(sizes: Sizes): Promise<void> {
+  for (const procs of sizes.processCounts) {
+    running = await startHello(procs, helloPortBase);
+    const ports = running.map((i) => i.port);
+    await runLoad({ label: 'hello warm-up', kind: 'hello', ports, clients: sizes.clients, durationS: 1 }, tmpDir);
+    const load = await runLoad({ label: `hello-${procs}p`, kind: 'hello', ports, clients: sizes.clients, durationS: sizes.durationS }, tmpDir);
+    recordBaseline(`hello-${sizes.clients}c-${procs}p`, { throughput: load.throughput, p50Ms: load.p50Ms, p99Ms: load.p99Ms, errors: load.errors });
+    await stopAll(running);
+    running = [];
+  }
+}
+
+function measureStorageBaselines(sizes: Sizes, databaseUrl: string): void {
+  const common = { databaseUrl, durationS: sizes.durationS, users: sizes.users, products: sizes.products, coupons: sizes.users, tmpDir };
+  for (const hot of [false, true]) {
+    for (const clients of sizes.orderClients) {
+      const name = `pg-order${hot ? '-hot' : ''}-${clients}c`;
+      recordBaseline(name, runPgOrder({ ...common, clients, hot }));
+    }
+  }
+  const requests = sizes.quick ? 100_000 : 1_000_000;
+  recordBaseline('redis-gate', runRedisGate({ clients: sizes.clients, requests, quota: sizes.couponQuota, key: `bench:gate:${Date.now()}` }));
+}
+
+async function warmUp(ctx: Ctx): Promise<void> {
+  await runLoad(
+    { label: 'warm-up', kind: 'product', ports: ctx.ports, clients: ctx.sizes.clients, durationS: 1, args: { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi } },
+    tmpDir,
+  );
+}
+
+type Seeded = Omit<Ctx, 'ports' | 'redis' | 'db' | 'sizes' | 'tmpDir'>;
+
+async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seeded: Seeded): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  let historyLoaded = false;
+  const service = { databaseUrl, jwtSecret, dataDir: join(tmpDir, 'data') };
+  for (const procs of sizes.processCounts) {
+    log(`service × ${procs}, with Redis`);
+    running = await startServices(procs, servicePortBase, { ...service, redisUrl });
+    let ctx: Ctx = { ...seeded, db, sizes, tmpDir, ports: running.map((i) => i.port), redis: true };
+    await warmUp(ctx);
+    results.push(...(await runPlans(ctx, [...orderPlans(ctx), couponPlan(ctx), chargePlan(ctx)], printResult)));
+    if (!historyLoaded) {
+      const started = Date.now();
+      await loadOrderHistory(db, sizes.historyLines, seeded.productLo, seeded.productHi);
+      historyLoaded = true;
+      log(`  loaded ${sizes.historyLines} order lines in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+      // The popular list may lag by up to 5 seconds (SPEC §5).
+      await new Promise((resolve) => setTimeout(resolve, sizes.quick ? 1_000 : 6_000));
+    }
+    results.push(...(await runPlans(ctx, readPlans(ctx), printResult)));
+    await stopAll(running);
+
+    log(`service × ${procs}, without Redis`);
+    running = await startServices(procs, servicePortBase, service);
+    ctx = { ...ctx, ports: running.map((i) => i.port), redis: false };
+    await warmUp(ctx);
+    results.push(...(await runPlans(ctx, [couponPlan(ctx)], printResult)));
+    await stopAll(running);
+    running = [];
+  }
+  return results;
+}
+
+async function main(): Promise<number> {
+  const sizes = parseSizes(process.argv.slice(2));
+  ensureWrk();
+  for (const tool of ['pgbench', 'redis-benchmark', 'redis-cli']) {
+    if (!commandExists(tool)) throw new Error(`${tool} is not installed (apt-get install -y postgresql-client redis-tools)`);
+  }
+  rmSync(tmpDir, { recursive: true, force: true });
+  mkdirSync(tmpDir, { recursive: true });
+  log(`bench${sizes.quick ? ' --quick' : ''}: building the service`);
+  build();
+
+  const dbName = `bench_${process.pid}_${Date.now().toString(36)}`;
+  const databaseUrl = await createDatabase(pgAdminUrl, dbName);
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  try {
+    log('baselines');
+    await measureHello(sizes);
+    // The first start migrates the fresh database; seeding needs its schema.
+    running = await startServices(1, servicePortBase, { databaseUrl, jwtSecret, dataDir: join(tmpDir, 'data') });
+    await stopAll(running);
+    running = [];
+    const base = await seedBase(db, sizes.products, sizes.users);
+    const tokensFile = join(tmpDir, 'tokens.txt');
+    await writeTokens(tokensFile, base.userIds, jwtSecret);
+    const firstToken = readFileSync(tokensFile, 'utf8').split('\n')[0]!;
+    await seedPgOrderCopy(db, sizes.products, sizes.users, sizes.users);
+    measureStorageBaselines(sizes, databaseUrl);
+
+    const results = await runScenarios(sizes, db, databaseUrl, { ...base, tokensFile, firstToken });
+    const rows = writeReport(resultsDir, results, baselines, await environment(db), sizes.quick);
+    const failed = Object.entries(rows).filter(([, r]) => r.status === 'FAILED').map(([name]) => name);
+    log(`results: bench/results/latest.{json,md,svg}`);
+    if (failed.length > 0) log(`FAILED: ${failed.join(', ')}`);
+    return failed.length > 0 ? 1 : 0;
+  } finally {
+    await stopAll(running);
+    await db.end();
+    await dropDatabase(pgAdminUrl, dbName);
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+process.on('SIGINT', () => {
+  // wrk gets the same SIGINT from the terminal; the children are stopped by pid.
+  void stopAll(running).then(() => process.exit(130));
+});
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+    void stopAll(running).then(() => process.exit(2));
+  },
+);

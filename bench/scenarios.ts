@@ -1,0 +1,196 @@
+/**
+ * The service scenarios. Each probes its route first (a 404 means the
+ * feature is not there yet: the scenario is reported as not implemented and
+ * skipped), prepares its data, runs the load, verifies the answers it
+ * expects and checks the SPEC §9 invariants from the database.
+ */
+import type pg from 'pg';
+import { checkInvariants } from './invariants.js';
+import { runLoad, type LoadResult, type LoadSpec } from './load.js';
+import type { Sizes } from './options.js';
+import { createCampaign, createProduct, issueOrderCoupons } from './seed.js';
+import { join } from 'node:path';
+
+export type ScenarioStatus = 'ok' | 'FAILED' | 'not-implemented';
+
+export type ScenarioResult = {
+  name: string;
+  /** Key into options.targets, when the scenario has a target. */
+  family: string;
+  baseline: string;
+  status: ScenarioStatus;
+  load?: LoadResult;
+  notes: string[];
+};
+
+export type Ctx = {
+  db: pg.Pool;
+  ports: readonly number[];
+  sizes: Sizes;
+  tokensFile: string;
+  firstToken: string;
+  productLo: number;
+  productHi: number;
+  userIds: readonly string[];
+  tmpDir: string;
+  redis: boolean;
+};
+
+async function probe(ctx: Ctx, method: string, path: string, body?: unknown): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${ctx.ports[0]}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ctx.firstToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+type Plan = {
+  name: string;
+  family: string;
+  baseline: string;
+  /** Method, path and an invalid body: answers 400 when the route exists, 404 when it does not. */
+  probe: [string, string, unknown?];
+  /** For GET probes: any answer but 200 means not implemented. */
+  probeMustBe200?: boolean;
+  prepare: () => Promise<Partial<LoadSpec>>;
+  verify?: (load: LoadResult) => Promise<string[]>;
+};
+
+async function execute(ctx: Ctx, plan: Plan): Promise<ScenarioResult> {
+  const result: ScenarioResult = { name: plan.name, family: plan.family, baseline: plan.baseline, status: 'ok', notes: [] };
+  const status = await probe(ctx, ...plan.probe);
+  if (status === 404 || (plan.probeMustBe200 === true && status !== 200)) {
+    result.status = 'not-implemented';
+    result.notes.push(`${plan.probe[0]} ${plan.probe[1]} answered ${status}`);
+    return result;
+  }
+  const spec = await plan.prepare();
+  result.load = await runLoad(
+    { label: plan.name, kind: 'hello', ports: ctx.ports, clients: ctx.sizes.clients, durationS: ctx.sizes.durationS, ...spec },
+    ctx.tmpDir,
+  );
+  const problems = [...((await plan.verify?.(result.load)) ?? []), ...(await checkInvariants(ctx.db))];
+  if (problems.length > 0) {
+    result.status = 'FAILED';
+    result.notes.push(...problems);
+  }
+  return result;
+}
+
+function expectAll2xx(load: LoadResult): string[] {
+  return load.errors > 0 ? [`${load.errors} answers were not 2xx: ${JSON.stringify(load.statuses)}`] : [];
+}
+
+function expectSplit(load: LoadResult, okCount: number, otherStatus: string, otherCount: number): string[] {
+  const ok = load.statuses['200'] ?? 0;
+  const other = load.statuses[otherStatus] ?? 0;
+  const problems: string[] = [];
+  if (ok !== okCount) problems.push(`expected exactly ${okCount} × 200, got ${ok}`);
+  if (other !== otherCount) problems.push(`expected ${otherCount} × ${otherStatus}, got ${other}`);
+  const rest = load.answers - ok - other;
+  if (rest > 0) problems.push(`${rest} other answers: ${JSON.stringify(load.statuses)}`);
+  return problems;
+}
+
+function tag(): string {
+  return Date.now().toString(36).toUpperCase();
+}
+
+export function orderPlans(ctx: Ctx): Plan[] {
+  const p = `${ctx.ports.length}p`;
+  const { sizes } = ctx;
+  const common = { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi };
+  const orderProbe: [string, string, unknown] = ['POST', '/api/orders', {}];
+  const plans: Plan[] = sizes.orderClients.map((clients) => ({
+    name: `orders-${clients}c-${p}`,
+    family: `orders-${clients}c`,
+    baseline: `pg-order-${clients}c`,
+    probe: orderProbe,
+    prepare: async () => {
+      const coupons = join(ctx.tmpDir, `coupons-${clients}-${p}.tsv`);
+      await issueOrderCoupons(ctx.db, `BENCH-ORD-${tag()}-${clients}-${p}`, ctx.userIds, 4, coupons);
+      return { kind: 'order', clients, args: { ...common, coupons } };
+    },
+    verify: async (load) => expectAll2xx(load),
+  }));
+  plans.push({
+    name: `flash-${p}`, family: 'flash', baseline: 'pg-order-hot-32c', probe: orderProbe,
+    prepare: async () => {
+      const product = await createProduct(ctx.db, `flash ${tag()}`, 1000, sizes.flashStock);
+      return { kind: 'flash', args: { ...common, product } };
+    },
+    verify: async (load) => expectAll2xx(load),
+  });
+  let selloutProduct = 0;
+  plans.push({
+    name: `sellout-${p}`, family: 'sellout', baseline: 'pg-order-hot-32c', probe: orderProbe,
+    prepare: async () => {
+      selloutProduct = await createProduct(ctx.db, `sellout ${tag()}`, 1000, sizes.selloutStock);
+      return { kind: 'flash', attempts: sizes.selloutAttempts, durationS: sizes.countDeadlineS, args: { ...common, product: selloutProduct } };
+    },
+    verify: async (load) => {
+      const problems = expectSplit(load, sizes.selloutStock, '409', sizes.selloutAttempts - sizes.selloutStock);
+      const { rows } = await ctx.db.query<{ stock: string }>('SELECT stock FROM products WHERE id = $1', [selloutProduct]);
+      if (Number(rows[0]?.stock) !== 0) problems.push(`sell-out product left with stock ${rows[0]?.stock}`);
+      return problems;
+    },
+  });
+  return plans;
+}
+
+export function couponPlan(ctx: Ctx): Plan {
+  const p = `${ctx.ports.length}p`;
+  const family = ctx.redis ? 'coupon-redis' : 'coupon-noredis';
+  const { sizes } = ctx;
+  const claimants = Math.min(sizes.couponClaimants, ctx.userIds.length);
+  let code = '';
+  return {
+    name: `${family}-${p}`, family, baseline: `hello-${sizes.clients}c-${p}`, probe: ['POST', '/api/coupons', {}],
+    prepare: async () => {
+      code = `BENCH-BURST-${tag()}-${p}`;
+      await createCampaign(ctx.db, code, sizes.couponQuota);
+      return { kind: 'coupon', attempts: claimants, durationS: sizes.countDeadlineS, args: { tokens: ctx.tokensFile, code } };
+    },
+    verify: async (load) => {
+      const problems = expectSplit(load, sizes.couponQuota, '410', claimants - sizes.couponQuota);
+      const { rows } = await ctx.db.query<{ n: string }>('SELECT issued_quantity AS n FROM coupon_campaigns WHERE code = $1', [code]);
+      if (Number(rows[0]?.n) !== sizes.couponQuota) problems.push(`campaign issued ${rows[0]?.n}, quota ${sizes.couponQuota}`);
+      return problems;
+    },
+  };
+}
+
+export function chargePlan(ctx: Ctx): Plan {
+  return {
+    name: `charge-${ctx.ports.length}p`, family: 'charge', baseline: `hello-${ctx.sizes.clients}c-${ctx.ports.length}p`, probe: ['POST', '/api/points/charge', {}],
+    prepare: async () => ({ kind: 'charge', args: { tokens: ctx.tokensFile } }),
+    verify: async (load) => expectAll2xx(load),
+  };
+}
+
+export function readPlans(ctx: Ctx): Plan[] {
+  const p = `${ctx.ports.length}p`;
+  const args = { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi };
+  const read = (family: string, kind: LoadSpec['kind'], path: string): Plan => ({
+    name: `${family}-${p}`, family, baseline: `hello-${ctx.sizes.clients}c-${p}`, probe: ['GET', path], probeMustBe200: true,
+    prepare: async () => ({ kind, args }),
+    verify: async (load) => expectAll2xx(load),
+  });
+  return [
+    read('product-detail', 'product', `/api/products/${ctx.productLo}`),
+    read('product-list', 'list', '/api/products?limit=20'),
+    read('popular', 'popular', '/api/products/popular'),
+  ];
+}
+
+export async function runPlans(ctx: Ctx, plans: readonly Plan[], report: (r: ScenarioResult) => void): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  for (const plan of plans) {
+    const result = await execute(ctx, plan);
+    report(result);
+    results.push(result);
+  }
+  return results;
+}
