@@ -11,7 +11,7 @@ type CachedPrincipal = { principal: Principal; expiresAtMs: number };
 
 // Verified tokens are remembered until they expire, so a client that sends the
 // same token on every call pays for one HMAC, not one per request.
-const cacheSizeMax = 10_000;
+const cacheSizeMax = 100_000;
 
 export class Authenticator {
   readonly #key: Uint8Array;
