@@ -27,7 +27,7 @@ import { CursorCodec } from './pagination.js';
 import { couponRoutes } from './coupons/routes.js';
 import { orderRoutes } from './orders/routes.js';
 import { pointRoutes } from './points/routes.js';
-import { PriceCache } from './products/price-cache.js';
+import { ProductCache } from './products/cache.js';
 import { productRoutes } from './products/routes.js';
 import { PendingJournal } from './recovery/journal.js';
 import { RecoveryWorker } from './recovery/worker.js';
@@ -37,7 +37,7 @@ export type AppContext = Readonly<{
   db: Database;
   auth: Authenticator;
   cursors: CursorCodec;
-  prices: PriceCache;
+  products: ProductCache;
   journal: PendingJournal;
   recovery: RecoveryWorker;
   /** An onRequest hook for admin-only routes; runs after authentication. */
@@ -57,6 +57,9 @@ declare module 'fastify' {
 }
 
 export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+/** How stale `GET /api/products/:id` may be for writes made through other instances. */
+const productFreshMs = 1_000;
 
 export type BuildOptions = {
   /** A database opened by the caller (tests share one); the app will not close it. */
@@ -141,7 +144,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     db,
     auth,
     cursors: new CursorCodec(config.jwtSecret),
-    prices: new PriceCache(),
+    products: new ProductCache(productFreshMs),
     journal,
     recovery,
     requireAdmin: async (request: FastifyRequest) => {

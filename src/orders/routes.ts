@@ -29,7 +29,7 @@ function orderNotFound(): AppError {
 }
 
 export async function orderRoutes(api: Api): Promise<void> {
-  const { db, cursors, prices, journal } = api.ctx;
+  const { db, cursors, products, journal } = api.ctx;
 
   api.post(
     '/orders',
@@ -43,7 +43,8 @@ export async function orderRoutes(api: Api): Promise<void> {
       },
     },
     async (request, reply) => {
-      const result = await createOrder({ db, prices, journal }, request.principal.userId, request.headers['idempotency-key'], request.body);
+      const result = await createOrder({ db, products, journal }, request.principal.userId, request.headers['idempotency-key'], request.body);
+      products.forget(request.body.items.map((line) => line.productId));
       if (result.kind === 'paid') return result.order;
       return reply.code(202).send({ code: 'ORDER_PENDING', message: orderMessages.pending, orderId: result.orderId, status: 'pending' });
     },
@@ -84,6 +85,7 @@ export async function orderRoutes(api: Api): Promise<void> {
     async (request) => {
       const order = await cancelOrder(db, request.principal.userId, request.params.id);
       if (order === undefined) throw orderNotFound();
+      products.forget(order.items.map((item) => item.productId));
       return { order };
     },
   );

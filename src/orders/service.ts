@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { AppContext } from '../app.js';
 import { DbFailure, isUniqueViolation, type Database } from '../db.js';
 import { AppError, productNotFound, validationError } from '../errors.js';
-import type { PriceCache } from '../products/price-cache.js';
+import type { ProductCache } from '../products/cache.js';
 import type { PendingEntry } from '../recovery/journal.js';
 import { discountFor } from '../coupons/discount.js';
 import { findCouponForOrder } from '../coupons/state.js';
@@ -49,12 +49,12 @@ export function requestHash(body: CreateOrderBody): string {
   return createHash('sha256').update(`${lines.join(',')}|${body.couponId ?? ''}`).digest('base64url');
 }
 
-export type OrderDeps = Pick<AppContext, 'db' | 'journal'> & { prices: PriceCache };
+export type OrderDeps = Pick<AppContext, 'db' | 'journal'> & { products: ProductCache };
 
 export type OrderResult = { kind: 'paid'; order: PaidOrder } | { kind: 'pending'; orderId: string };
 
 async function priceOrder(deps: OrderDeps, userId: string, body: CreateOrderBody, refresh: boolean) {
-  const prices = await deps.prices.pricesOf(deps.db, body.items.map((line) => line.productId), refresh);
+  const prices = await deps.products.pricesOf(deps.db, body.items.map((line) => line.productId), refresh);
   const lines = body.items
     .map((line) => {
       const unitPrice = prices.get(line.productId);

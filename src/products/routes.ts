@@ -2,13 +2,13 @@ import type { Api } from '../app.js';
 import { productNotFound } from '../errors.js';
 import { PageQuery } from '../pagination.js';
 import { IdParams, bearerSecurity, errorResponses } from '../schemas.js';
-import { findProduct, insertProduct, listProducts, updateProduct } from './queries.js';
+import { insertProduct, listProducts, updateProduct } from './queries.js';
 import { CreateProduct, PatchProduct, ProductBody, ProductList } from './schemas.js';
 
 const tags = ['products'];
 
 export async function productRoutes(api: Api): Promise<void> {
-  const { db, cursors, requireAdmin, prices } = api.ctx;
+  const { db, cursors, requireAdmin, products } = api.ctx;
 
   api.get(
     '/products',
@@ -26,7 +26,7 @@ export async function productRoutes(api: Api): Promise<void> {
     '/products/:id',
     { schema: { tags, security: bearerSecurity, params: IdParams, response: { 200: ProductBody, ...errorResponses(404) } } },
     async (request) => {
-      const product = await findProduct(db, Number(request.params.id));
+      const product = await products.fresh(db, Number(request.params.id));
       if (product === undefined) throw productNotFound();
       return { product };
     },
@@ -40,7 +40,7 @@ export async function productRoutes(api: Api): Promise<void> {
     },
     async (request, reply) => {
       const product = await insertProduct(db, request.body);
-      prices.set(product.id, product.price);
+      products.remember(product);
       return reply.code(201).send({ product });
     },
   );
@@ -60,7 +60,7 @@ export async function productRoutes(api: Api): Promise<void> {
     async (request) => {
       const product = await updateProduct(db, Number(request.params.id), request.body);
       if (product === undefined) throw productNotFound();
-      prices.set(product.id, product.price);
+      products.remember(product);
       return { product };
     },
   );
