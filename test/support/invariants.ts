@@ -54,24 +54,25 @@ const walletChecks: Check[] = [
           : `ledger ${r.id}: REFUND for order ${r.order_id} whose status is ${r.status}, not canceled`,
   },
   {
-    sql: `WITH o AS (SELECT id, status, holds_effects, paid_amount FROM orders WHERE :users(user_id)),
-               u AS (SELECT order_id, count(*)::int AS n, sum(amount)::bigint AS amount FROM point_ledger
-                     WHERE type = 'USE' AND order_id IN (SELECT id FROM o) GROUP BY order_id),
-               r AS (SELECT order_id, count(*)::int AS n, sum(amount)::bigint AS amount FROM point_ledger
-                     WHERE type = 'REFUND' AND order_id IN (SELECT id FROM o) GROUP BY order_id)
-          SELECT o.id, o.status, o.holds_effects, o.paid_amount,
-                 u.n AS use_count, u.amount AS use_amount, r.n AS refund_count, r.amount AS refund_amount
-          FROM o LEFT JOIN u ON u.order_id = o.id LEFT JOIN r ON r.order_id = o.id
-          WHERE NOT CASE
-            WHEN ${holding('o')} THEN r.n IS NULL AND CASE WHEN o.paid_amount > 0
-              THEN u.n IS NOT DISTINCT FROM 1 AND u.amount = o.paid_amount ELSE u.n IS NULL END
-            WHEN o.status = 'canceled' THEN (u.n IS NULL AND r.n IS NULL)
-              OR (u.n = 1 AND r.n = 1 AND u.amount = o.paid_amount AND r.amount = o.paid_amount)
-            ELSE u.n IS NULL AND r.n IS NULL
+    // LATERAL lookups by index rather than CTEs: a CTE used twice is materialized and misestimated.
+    sql: `SELECT o.id, o.status, o.holds_effects, o.paid_amount, l.use_count, l.use_amount, l.refund_count, l.refund_amount
+          FROM orders o
+          CROSS JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE type = 'USE')::int AS use_count,
+                   sum(amount) FILTER (WHERE type = 'USE')::bigint AS use_amount,
+                   count(*) FILTER (WHERE type = 'REFUND')::int AS refund_count,
+                   sum(amount) FILTER (WHERE type = 'REFUND')::bigint AS refund_amount
+            FROM point_ledger WHERE order_id = o.id AND type IN ('USE', 'REFUND')) l
+          WHERE :users(o.user_id) AND NOT CASE
+            WHEN ${holding('o')} THEN l.refund_count = 0 AND CASE WHEN o.paid_amount > 0
+              THEN l.use_count = 1 AND l.use_amount = o.paid_amount ELSE l.use_count = 0 END
+            WHEN o.status = 'canceled' THEN (l.use_count = 0 AND l.refund_count = 0)
+              OR (l.use_count = 1 AND l.refund_count = 1 AND l.use_amount = o.paid_amount AND l.refund_amount = o.paid_amount)
+            ELSE l.use_count = 0 AND l.refund_count = 0
           END`,
     explain: (r) =>
       `order ${r.id} (${r.status}${r.holds_effects ? ', holds effects' : ''}, paid ${r.paid_amount}): ` +
-      `${r.use_count ?? 0} USE entries (${r.use_amount ?? 0}) and ${r.refund_count ?? 0} REFUND entries (${r.refund_amount ?? 0}) ` +
+      `${r.use_count} USE entries (${r.use_amount ?? 0}) and ${r.refund_count} REFUND entries (${r.refund_amount ?? 0}) ` +
       `do not match its status`,
   },
 ];
@@ -157,11 +158,9 @@ const orderChecks = (pendingAllowed: boolean): Check[] => [
     explain: (r) => `order ${r.id}: ${r.status} with holds_effects = ${r.holds_effects}`,
   },
   {
-    sql: `WITH o AS (SELECT id, total_amount FROM orders WHERE :users(user_id)),
-               i AS (SELECT order_id, sum(quantity * unit_price)::bigint AS total FROM order_items
-                     WHERE order_id IN (SELECT id FROM o) GROUP BY order_id)
-          SELECT o.id, o.total_amount, i.total FROM o LEFT JOIN i ON i.order_id = o.id
-          WHERE o.total_amount <> coalesce(i.total, 0)`,
+    sql: `SELECT o.id, o.total_amount, i.total FROM orders o
+          CROSS JOIN LATERAL (SELECT sum(quantity * unit_price)::bigint AS total FROM order_items WHERE order_id = o.id) i
+          WHERE :users(o.user_id) AND o.total_amount <> coalesce(i.total, 0)`,
     explain: (r) => `order ${r.id}: total ${r.total_amount} but its items add up to ${r.total ?? 0}`,
   },
 ];
