@@ -10,6 +10,7 @@ import { mkdtemp, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { requestHash } from '../src/orders/service.js';
 import { PendingJournal, type PendingEntry } from '../src/recovery/journal.js';
 import { RecoveryWorker } from '../src/recovery/worker.js';
 import { balanceOf, couponState, fundWallet, issueCoupon, ledgerOf, makeProduct, stockOf } from './fixtures.js';
@@ -27,7 +28,9 @@ async function buyer(balance: number) {
 
 function entryFor(userId: string, lines: PendingEntry['lines'], extra: Partial<PendingEntry> = {}): PendingEntry {
   const total = lines.reduce((sum, line) => sum + line.quantity * line.unitPrice, 0);
-  return { orderId: randomUUID(), userId, key: randomUUID(), requestHash: 'h', lines, couponId: null, totalAmount: total, discountAmount: 0, at: new Date().toISOString(), ...extra };
+  const couponId = extra.couponId ?? null;
+  const hash = requestHash({ items: lines.map(({ productId, quantity }) => ({ productId, quantity })), ...(couponId === null ? {} : { couponId }) });
+  return { orderId: randomUUID(), userId, key: randomUUID(), requestHash: hash, lines, couponId, totalAmount: total, discountAmount: 0, at: new Date().toISOString(), ...extra };
 }
 
 async function orderRow(orderId: string) {
