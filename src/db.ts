@@ -83,6 +83,8 @@ class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   readonly #pool: pg.Pool;
   readonly #statementNames = new Map<string, string>();
+  readonly #guarded = new WeakSet<pg.PoolClient>();
+  readonly #onClientError: (error: Error) => void;
 
   constructor(config: Config, onIdleError: (error: Error) => void) {
     this.#pool = new pg.Pool({
@@ -99,6 +101,7 @@ class PostgresDatabase implements Database {
     });
     // An idle connection that dies must not take the process with it.
     this.#pool.on('error', onIdleError);
+    this.#onClientError = onIdleError;
   }
 
   /** Prepared statements: each distinct text gets one name, parsed once per connection. */
@@ -112,11 +115,21 @@ class PostgresDatabase implements Database {
   }
 
   async #connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await this.#pool.connect();
+      client = await this.#pool.connect();
     } catch (error) {
       throw classify(error, false);
     }
+    // The pool listens for errors only on idle clients. A connection that dies
+    // while checked out (between statements of a transaction, say) emits an
+    // 'error' event that would otherwise crash the process; the next statement
+    // on it fails and is handled there.
+    if (!this.#guarded.has(client)) {
+      client.on('error', this.#onClientError);
+      this.#guarded.add(client);
+    }
+    return client;
   }
 
   async #run<R extends object>(client: pg.PoolClient, text: string, params?: readonly unknown[]): Promise<R[]> {
@@ -124,7 +137,9 @@ class PostgresDatabase implements Database {
       const result = await client.query(this.#named(text, params));
       return result.rows as R[];
     } catch (error) {
-      throw classify(error, true);
+      // pg refuses, without sending anything, a statement on a connection it already knows is dead.
+      const unsent = error instanceof Error && /not queryable/.test(error.message);
+      throw classify(error, !unsent);
     }
   }
 
