@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { debitPoints, refundPoints } from '../src/points/service.js';
+import { refundPoints } from '../src/points/service.js';
 import { bearer, call, httpCall, isError, setupApp, uniqueUser, type TestApp } from './helper.js';
 
 const main = await setupApp();
@@ -315,7 +315,7 @@ describe('concurrent charges over real HTTP (SPEC §9.1)', () => {
   });
 });
 
-describe('debitPoints and refundPoints (for the order flow)', () => {
+describe('refundPoints (for cancels and recovery)', () => {
   it('a refund passes the limit and names its order in the history', async () => {
     const user = await newUser();
     await chargeOk(small, user, 50_000);
@@ -340,38 +340,9 @@ describe('debitPoints and refundPoints (for the order flow)', () => {
     assert.deepEqual(await stored(main, user.userId), { balance: 1_500, entries: 1 });
   });
 
-  it('a debit takes the amount with a USE entry; beyond the balance it changes nothing', async () => {
-    const user = await newUser();
-    await chargeOk(main, user, 10_000);
-    const tooMuch = await main.db.transaction((tx) => debitPoints(tx, user.userId, 10_001, randomUUID()));
-    assert.equal(tooMuch, undefined);
-    assert.equal(await main.db.transaction((tx) => debitPoints(tx, randomUUID(), 1, randomUUID())), undefined);
-    assert.deepEqual(await stored(main, user.userId), { balance: 10_000, entries: 1 });
-    const orderId = randomUUID();
-    assert.equal(await main.db.transaction((tx) => debitPoints(tx, user.userId, 10_000, orderId)), 0);
-    const history = await call(main.app, { method: 'GET', url: '/api/points/history?limit=1', headers: user.headers });
-    assert.equal(history.body.entries[0].type, 'USE');
-    assert.equal(history.body.entries[0].amount, 10_000);
-    assert.equal(history.body.entries[0].orderId, orderId);
-    assert.deepEqual(await stored(main, user.userId), { balance: 0, entries: 2 });
-  });
-
-  it('a debit rolled back with its transaction leaves no trace', async () => {
-    const user = await newUser();
-    await chargeOk(main, user, 5_000);
-    await assert.rejects(
-      main.db.transaction(async (tx) => {
-        await debitPoints(tx, user.userId, 5_000, randomUUID());
-        throw new Error('the order failed later');
-      }),
-    );
-    assert.deepEqual(await stored(main, user.userId), { balance: 5_000, entries: 1 });
-  });
-
   it('asserts that amounts are positive integers', async () => {
     for (const amount of [0, -1, 1.5]) {
       await assert.rejects(main.db.transaction((tx) => refundPoints(tx, 'nobody', amount, randomUUID())), { name: 'AssertionError' });
-      await assert.rejects(main.db.transaction((tx) => debitPoints(tx, 'nobody', amount, randomUUID())), { name: 'AssertionError' });
     }
   });
 });

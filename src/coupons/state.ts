@@ -76,22 +76,6 @@ async function moveCoupon(tx: Tx, from: StoredCouponStatus, sql: string, params:
   return rows.length === 1;
 }
 
-/**
- * AVAILABLE → USED for `orderId`, only when the coupon is this user's and not
- * expired at `now`. Returns whether it moved; false means the coupon is not
- * usable (another order took it first, or it is not the user's, or expired).
- */
-export async function useCoupon(tx: Tx, couponId: number, userId: string, orderId: string, now: Date): Promise<boolean> {
-  return moveCoupon(
-    tx,
-    'AVAILABLE',
-    `UPDATE coupons SET status = 'USED', order_id = $3
-      WHERE id = $1 AND user_id = $2 AND status = 'AVAILABLE' AND expires_at > $4::timestamptz
-      RETURNING id`,
-    [couponId, userId, orderId, now],
-  );
-}
-
 /** USED → AVAILABLE, only when `orderId` is the order that used it. Returns whether it moved. */
 export async function restoreCoupon(tx: Tx, couponId: number, orderId: string): Promise<boolean> {
   return moveCoupon(

@@ -79,15 +79,3 @@ export async function refundPoints(tx: Tx, userId: string, amount: number, order
   return newBalance;
 }
 
-/**
- * Takes `amount` for `orderId` (a `USE` entry) if the balance covers it and
- * returns the new balance; `undefined` when it does not, with nothing changed.
- * A zero payment has no entry: callers skip the call (the ledger holds only
- * positive amounts).
- */
-export async function debitPoints(tx: Tx, userId: string, amount: number, orderId: string): Promise<number | undefined> {
-  assert.ok(Number.isSafeInteger(amount) && amount > 0, `debit amount must be a positive integer, got ${amount}`);
-  const newBalance = await debitWallet(tx, userId, amount, orderId);
-  if (newBalance !== undefined) assert.ok(newBalance >= 0, 'the wallet never goes negative');
-  return newBalance;
-}
