@@ -27,6 +27,7 @@ import { CursorCodec } from './pagination.js';
 import { couponRoutes } from './coupons/routes.js';
 import { orderRoutes } from './orders/routes.js';
 import { pointRoutes } from './points/routes.js';
+import { PopularProducts } from './products/popular.js';
 import { PriceCache } from './products/price-cache.js';
 import { productRoutes } from './products/routes.js';
 import { PendingJournal } from './recovery/journal.js';
@@ -38,6 +39,7 @@ export type AppContext = Readonly<{
   auth: Authenticator;
   cursors: CursorCodec;
   prices: PriceCache;
+  popular: PopularProducts;
   journal: PendingJournal;
   recovery: RecoveryWorker;
   /** An onRequest hook for admin-only routes; runs after authentication. */
@@ -136,18 +138,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await recovery.stop();
     await journal.close();
   });
+  const now = options.now ?? (() => new Date());
   app.decorate('ctx', {
     config,
     db,
     auth,
     cursors: new CursorCodec(config.jwtSecret),
     prices: new PriceCache(),
+    popular: new PopularProducts(db, now, app.log),
     journal,
     recovery,
     requireAdmin: async (request: FastifyRequest) => {
       if (!request.principal.admin) throw forbidden();
     },
-    now: options.now ?? (() => new Date()),
+    now,
   } satisfies AppContext);
   app.decorateRequest('principal', null as unknown as Principal);
 
