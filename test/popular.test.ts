@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { PopularProducts } from '../src/products/popular.js';
 import { cancelPending } from '../src/recovery/recover.js';
 import { transitionOrder } from '../src/orders/state.js';
 import { fundWallet, makeProduct, stockOf } from './fixtures.js';
@@ -19,6 +20,8 @@ const windowMs = 72 * hourMs;
 let clock: Date | undefined;
 const { app, auth, db } = await setupApp({}, { recovery: false, now: () => clock ?? new Date() });
 const { popular } = app.ctx;
+/** Another process's list, with so few candidates that the threshold test and the full sum both get their turn. */
+const narrow = new PopularProducts(db, () => clock ?? new Date(), app.log, { candidatesMax: 2, grownMax: 1 });
 
 /** Whole hours ahead of real time where this file's orders are moved: no other file's orders are there. */
 const shiftHours = 24 * (2_000 + randomInt(2_000)) + randomInt(24);
@@ -47,7 +50,10 @@ async function expectedAt(at: Date): Promise<Array<{ id: number; soldQuantity: n
 
 async function assertAgreesAt(at: Date, headers: Record<string, string>): Promise<void> {
   const served = await popularAt(at, headers);
-  assert.deepEqual(served.map((p) => ({ id: p.id, soldQuantity: p.soldQuantity })), await expectedAt(at), `at ${at.toISOString()}`);
+  const expected = await expectedAt(at);
+  assert.deepEqual(served.map((p) => ({ id: p.id, soldQuantity: p.soldQuantity })), expected, `at ${at.toISOString()}`);
+  await narrow.refresh();
+  assert.deepEqual((await narrow.list()).map((p) => ({ id: p.id, soldQuantity: p.soldQuantity })), expected, `narrow, at ${at.toISOString()}`);
   for (const product of served) assert.equal(product.stock, await stockOf(db, product.id));
 }
 
@@ -165,5 +171,36 @@ describe('GET /api/products/popular (seed 7-1)', () => {
     await assertAggregateExact(products);
     assert.deepEqual(await sold(), before);
     await assertAgreesAt(new Date(last), headers);
+  });
+
+  it('a product that sells after the candidates were chosen enters the list', async () => {
+    const userId = uniqueUser('pop-big');
+    await fundWallet(db, userId, 1_000_000);
+    const headers = await bearer(auth, userId);
+    const ids: number[] = [];
+    for (let i = 0; i < 7; i++) ids.push(await makeProduct(db, 1, 1_000_000));
+    const [a, b, c, d, e, f, g] = ids as [number, number, number, number, number, number, number];
+    const buy = async (lines: Array<[number, number]>) => {
+      const items = lines.map(([productId, quantity]) => ({ productId, quantity }));
+      const response = await call(app, { method: 'POST', url: '/api/orders', headers: { ...headers, 'idempotency-key': randomUUID() }, body: { items } });
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+    };
+    // a 50,000, b 40,000, c 30,000, d 20,000, e 15,000, f 10,000: far above anything else sold.
+    await buy([[a, 10_000], [b, 10_000], [c, 10_000], [d, 10_000], [e, 10_000], [f, 10_000]]);
+    await buy([[a, 10_000], [b, 10_000], [c, 10_000], [d, 10_000], [e, 5_000]]);
+    await buy([[a, 10_000], [b, 10_000], [c, 10_000]]);
+    await buy([[a, 10_000], [b, 10_000]]);
+    await buy([[a, 10_000]]);
+    clock = undefined;
+    // Five candidates (a … e); f's 10,000 is the threshold. g then sells 60,000 and only its growth can show it.
+    const five = new PopularProducts(db, () => new Date(), app.log, { candidatesMax: 5, grownMax: 50 });
+    await five.refresh();
+    assert.deepEqual((await five.list()).map((p) => p.id), [a, b, c, d, e]);
+    for (let i = 0; i < 6; i++) await buy([[g, 10_000]]);
+    await five.refresh();
+    assert.deepEqual(
+      (await five.list()).map((p) => [p.id, p.soldQuantity]),
+      [[g, 60_000], [a, 50_000], [b, 40_000], [c, 30_000], [d, 20_000]],
+    );
   });
 });

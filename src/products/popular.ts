@@ -6,15 +6,58 @@
  * list older than `staleMs` (or none yet) makes the request wait, so the
  * answer never lags by more than that, and an idle process never queries.
  * Name, price and stock come with the list, so they are as fresh as it is.
+ *
+ * A refresh does not sum every product's buckets (10,000 products × 72
+ * hours is too much for every second). A baseline, taken now and then, keeps
+ * the `candidatesMax` leaders by an upper bound (their buckets from the
+ * window's edge bucket on) and the bound `threshold` that every other
+ * product stays under, plus the rows of the recent buckets. A product's bound
+ * only grows through a payment, which adds to a recent bucket; so a refresh
+ * re-reads the recent rows, computes the exact counts of the candidates and
+ * of the products whose recent rows grew, and keeps that answer when its
+ * fifth product beats the threshold (nobody else can then be above it).
+ * Otherwise, and when the window moved back or the baseline is old, it takes
+ * a new baseline or sums everything.
  */
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Queryable } from '../db.js';
-import { findTopSellers, pruneSales, type PopularProduct } from './sales.js';
+import {
+  bucketMs,
+  bucketOf,
+  findSalesLeaders,
+  findTopSellers,
+  popularCountMax,
+  popularWindowMs,
+  pruneSales,
+  readRecentSales,
+  type PopularProduct,
+} from './sales.js';
 
 export const popularRefreshMs = 1_000;
 export const popularStaleMs = 4_000;
 const pruneEveryMs = 3_600_000;
+/**
+ * A baseline is retaken at least this often: the aggregate also changes
+ * outside payments (a bulk load), and the candidates drift.
+ */
+const baselineAgeMaxMs = 60_000;
+
+export type PopularLimits = Readonly<{
+  candidatesMax: number;
+  /** More grown products than this and a new baseline is cheaper than their exact counts. */
+  grownMax: number;
+}>;
+
+type Baseline = {
+  takenAt: number;
+  windowStart: number;
+  recentFrom: Date;
+  recent: Map<string, number>;
+  candidates: number[];
+  /** Every product not in `candidates` sold at most this much in any window from `windowStart` on, but for recent growth. */
+  threshold: number;
+};
 
 export class PopularProducts {
   #products: PopularProduct[] = [];
@@ -22,11 +65,13 @@ export class PopularProducts {
   #asOf = Number.NEGATIVE_INFINITY;
   #refreshing: Promise<void> | undefined;
   #prunedAt = Number.NEGATIVE_INFINITY;
+  #baseline: Baseline | undefined;
 
   constructor(
     private readonly db: Queryable,
     private readonly now: () => Date,
     private readonly log: FastifyBaseLogger,
+    private readonly limits: PopularLimits = { candidatesMax: 100, grownMax: 500 },
   ) {}
 
   /** The list (never mutated: a refresh replaces it). */
@@ -52,11 +97,55 @@ export class PopularProducts {
 
   async #load(): Promise<void> {
     const startedAt = performance.now();
-    this.#products = await findTopSellers(this.db, this.now());
+    this.#products = await this.#compute(this.now());
     this.#asOf = startedAt;
     if (startedAt - this.#prunedAt >= pruneEveryMs) {
       this.#prunedAt = startedAt;
       pruneSales(this.db).catch((error: unknown) => this.log.warn({ err: error }, 'pruning old sales buckets failed'));
     }
+  }
+
+  async #compute(now: Date): Promise<PopularProduct[]> {
+    const windowStart = now.getTime() - popularWindowMs;
+    let baseline = this.#baseline;
+    if (baseline === undefined || windowStart < baseline.windowStart || performance.now() - baseline.takenAt > baselineAgeMaxMs) {
+      baseline = await this.#takeBaseline(windowStart);
+    }
+    let grown = await this.#grownSince(baseline);
+    if (grown.length > this.limits.grownMax) {
+      baseline = await this.#takeBaseline(windowStart);
+      grown = await this.#grownSince(baseline);
+    }
+    const products = await findTopSellers(this.db, now, [...new Set([...baseline.candidates, ...grown])]);
+    const last = products[popularCountMax - 1];
+    if (last !== undefined ? last.soldQuantity > baseline.threshold : baseline.threshold === 0) return products;
+    this.#baseline = undefined;
+    return findTopSellers(this.db, now);
+  }
+
+  async #takeBaseline(windowStart: number): Promise<Baseline> {
+    // Recent rows first: a payment landing between the two reads is then seen as growth.
+    const recent = await readRecentSales(this.db, null);
+    const { candidatesMax } = this.limits;
+    const leaders = await findSalesLeaders(this.db, new Date(bucketOf(windowStart)), candidatesMax + 1);
+    this.#baseline = {
+      takenAt: performance.now(),
+      windowStart,
+      recentFrom: new Date(bucketOf(recent.dbNow.getTime()) - bucketMs),
+      recent: recent.rows,
+      candidates: leaders.slice(0, candidatesMax).map((leader) => leader.productId),
+      threshold: leaders[candidatesMax]?.bound ?? 0,
+    };
+    return this.#baseline;
+  }
+
+  /** Products with a recent row above the baseline's: only they may have passed the threshold. */
+  async #grownSince(baseline: Baseline): Promise<number[]> {
+    const { rows } = await readRecentSales(this.db, baseline.recentFrom);
+    const grown = new Set<number>();
+    for (const [key, quantity] of rows) {
+      if (quantity > (baseline.recent.get(key) ?? 0)) grown.add(Number(key.slice(0, key.indexOf('@'))));
+    }
+    return [...grown];
   }
 }

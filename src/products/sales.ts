@@ -48,28 +48,30 @@ const topSellersSql = `
 WITH edge AS (
   SELECT oi.product_id, sum(oi.quantity) * $4 AS q
     FROM orders o JOIN order_items oi ON oi.order_id = o.id
-   WHERE o.holds_effects AND o.paid_at >= $2 AND o.paid_at < $3
+   WHERE o.holds_effects AND o.paid_at >= $2 AND o.paid_at < $3 AND ($7::bigint[] IS NULL OR oi.product_id = ANY ($7))
    GROUP BY oi.product_id
 ), unsettled AS (
   SELECT oi.product_id, -sum(oi.quantity) AS q
     FROM orders o JOIN order_items oi ON oi.order_id = o.id
-   WHERE o.status = 'pending' AND o.holds_effects AND o.paid_at >= $5
+   WHERE o.status = 'pending' AND o.holds_effects AND o.paid_at >= $5 AND ($7::bigint[] IS NULL OR oi.product_id = ANY ($7))
    GROUP BY oi.product_id
 ), sold AS (
   SELECT product_id, sum(q) AS q FROM (
-    SELECT product_id, quantity AS q FROM product_sales WHERE bucket >= $1
+    SELECT product_id, quantity AS q FROM product_sales WHERE bucket >= $1 AND ($7::bigint[] IS NULL OR product_id = ANY ($7))
     UNION ALL SELECT product_id, q FROM edge
     UNION ALL SELECT product_id, q FROM unsettled) t
   GROUP BY product_id
 )
 SELECT p.id, p.name, p.price, p.stock, s.q::bigint AS sold
-  FROM sold s JOIN products p ON p.id = s.product_id
- WHERE s.q > 0
- ORDER BY s.q DESC, p.id
- LIMIT $6`;
+  FROM (SELECT product_id, q FROM sold WHERE q > 0 ORDER BY q DESC, product_id LIMIT $6) s
+  JOIN products p ON p.id = s.product_id
+ ORDER BY s.q DESC, p.id`;
 
-/** The best sellers of the 72 hours before `now`, exactly as the order lines say, ties by id. */
-export async function findTopSellers(db: Queryable, now: Date): Promise<PopularProduct[]> {
+/**
+ * The best sellers of the 72 hours before `now`, exactly as the order lines
+ * say, ties by id; among `productIds` only, when given.
+ */
+export async function findTopSellers(db: Queryable, now: Date, productIds?: readonly number[]): Promise<PopularProduct[]> {
   const windowStart = now.getTime() - popularWindowMs;
   const edgeBucket = Math.floor(windowStart / bucketMs) * bucketMs;
   const intoEdge = windowStart - edgeBucket;
@@ -85,6 +87,40 @@ export async function findTopSellers(db: Queryable, now: Date): Promise<PopularP
     sign,
     new Date(windowStart),
     popularCountMax,
+    productIds ?? null,
   ]);
   return rows.map((row) => ({ id: row.id, name: row.name, price: row.price, stock: row.stock, soldQuantity: row.sold }));
+}
+
+/** The hour bucket `at` falls in, as the database computes it (date_bin). */
+export function bucketOf(at: number): number {
+  return Math.floor(at / bucketMs) * bucketMs;
+}
+
+/**
+ * Every product's units in the buckets from `fromBucket` on, without the edge
+ * or pending corrections: an upper bound of what it sold in any window that
+ * starts at or after `fromBucket`. The first `limit` by that bound, ties by id.
+ */
+export async function findSalesLeaders(db: Queryable, fromBucket: Date, limit: number): Promise<Array<{ productId: number; bound: number }>> {
+  const rows = await db.query<{ product_id: number; bound: number }>(
+    `SELECT product_id, sum(quantity)::bigint AS bound FROM product_sales WHERE bucket >= $1
+      GROUP BY product_id HAVING sum(quantity) > 0 ORDER BY 2 DESC, 1 LIMIT $2`,
+    [fromBucket, limit],
+  );
+  return rows.map((row) => ({ productId: row.product_id, bound: row.bound }));
+}
+
+/** The aggregate rows of the recent buckets (those a payment may still add to), and the database's clock. */
+export async function readRecentSales(db: Queryable, fromBucket: Date | null): Promise<{ dbNow: Date; rows: Map<string, number> }> {
+  const rows = await db.query<{ product_id: number; bucket: Date; quantity: number; db_now: Date }>(
+    `SELECT s.product_id, s.bucket, s.quantity, n.db_now
+       FROM (SELECT now() AS db_now) n
+       LEFT JOIN product_sales s
+         ON s.bucket >= COALESCE($1, date_bin('1 hour', now(), timestamptz '2000-01-01 00:00+00') - interval '1 hour')`,
+    [fromBucket],
+  );
+  const sales = new Map<string, number>();
+  for (const row of rows) if (row.bucket !== null) sales.set(`${row.product_id}@${row.bucket.getTime()}`, row.quantity);
+  return { dbNow: rows[0]!.db_now, rows: sales };
 }
