@@ -11,11 +11,12 @@
  * hours is too much for every second). A baseline, taken now and then, keeps
  * the `candidatesMax` leaders by an upper bound (their buckets from the
  * window's edge bucket on) and the bound `threshold` that every other
- * product stays under, plus the rows of the recent buckets. A product's bound
- * only grows through a payment, which adds to a recent bucket; so a refresh
- * re-reads the recent rows, computes the exact counts of the candidates and
- * of the products whose recent rows grew, and keeps that answer when its
- * fifth product beats the threshold (nobody else can then be above it).
+ * product stays under. A product's bound only grows through a payment, and
+ * a payment that commits after the baseline was paid (its statement started)
+ * at most `paymentDurationMaxMs` before it; so a refresh computes the exact
+ * counts of the candidates and of the products of the orders paid since then,
+ * and keeps that answer when its fifth product beats the threshold (nobody
+ * else can then be above it).
  * Otherwise, and when the window moved back or the baseline is old, it takes
  * a new baseline or sums everything.
  */
@@ -23,14 +24,14 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Queryable } from '../db.js';
 import {
-  bucketMs,
   bucketOf,
+  databaseNow,
+  findProductsSoldSince,
   findSalesLeaders,
   findTopSellers,
   popularCountMax,
   popularWindowMs,
   pruneSales,
-  readRecentSales,
   type PopularProduct,
 } from './sales.js';
 
@@ -42,6 +43,8 @@ const pruneEveryMs = 3_600_000;
  * outside payments (a bulk load), and the candidates drift.
  */
 const baselineAgeMaxMs = 60_000;
+/** Longer than any statement may run (DB_STATEMENT_TIMEOUT_MS is at most 600,000). */
+const paymentDurationMaxMs = 900_000;
 
 export type PopularLimits = Readonly<{
   candidatesMax: number;
@@ -52,8 +55,8 @@ export type PopularLimits = Readonly<{
 type Baseline = {
   takenAt: number;
   windowStart: number;
-  recentFrom: Date;
-  recent: Map<string, number>;
+  /** Orders paid from then on may have committed after the baseline. */
+  soldSince: Date;
   candidates: number[];
   /** Every product not in `candidates` sold at most this much in any window from `windowStart` on, but for recent growth. */
   threshold: number;
@@ -61,6 +64,8 @@ type Baseline = {
 
 export class PopularProducts {
   #products: PopularProduct[] = [];
+  /** The answer's body, serialized once per refresh rather than once per request. */
+  #body = JSON.stringify({ products: [] });
   /** When the last refresh that succeeded started (monotonic ms); the list is as of then. */
   #asOf = Number.NEGATIVE_INFINITY;
   #refreshing: Promise<void> | undefined;
@@ -76,10 +81,20 @@ export class PopularProducts {
 
   /** The list (never mutated: a refresh replaces it). */
   async list(): Promise<PopularProduct[]> {
+    await this.#fresh();
+    return this.#products;
+  }
+
+  /** `{products}` as JSON, as fresh as `list()`. */
+  async body(): Promise<string> {
+    await this.#fresh();
+    return this.#body;
+  }
+
+  async #fresh(): Promise<void> {
     const age = performance.now() - this.#asOf;
     if (age >= popularStaleMs) await this.refresh();
     else if (age >= popularRefreshMs) this.#start().catch((error: unknown) => this.log.warn({ err: error }, 'popular products refresh failed'));
-    return this.#products;
   }
 
   /** Recomputes the list from a query that starts after this call; concurrent callers share it. */
@@ -98,6 +113,7 @@ export class PopularProducts {
   async #load(): Promise<void> {
     const startedAt = performance.now();
     this.#products = await this.#compute(this.now());
+    this.#body = JSON.stringify({ products: this.#products });
     this.#asOf = startedAt;
     if (startedAt - this.#prunedAt >= pruneEveryMs) {
       this.#prunedAt = startedAt;
@@ -124,28 +140,22 @@ export class PopularProducts {
   }
 
   async #takeBaseline(windowStart: number): Promise<Baseline> {
-    // Recent rows first: a payment landing between the two reads is then seen as growth.
-    const recent = await readRecentSales(this.db, null);
+    // The clock first: a payment committing between the two reads is then seen as growth.
+    const dbNow = await databaseNow(this.db);
     const { candidatesMax } = this.limits;
     const leaders = await findSalesLeaders(this.db, new Date(bucketOf(windowStart)), candidatesMax + 1);
     this.#baseline = {
       takenAt: performance.now(),
       windowStart,
-      recentFrom: new Date(bucketOf(recent.dbNow.getTime()) - bucketMs),
-      recent: recent.rows,
+      soldSince: new Date(dbNow.getTime() - paymentDurationMaxMs),
       candidates: leaders.slice(0, candidatesMax).map((leader) => leader.productId),
       threshold: leaders[candidatesMax]?.bound ?? 0,
     };
     return this.#baseline;
   }
 
-  /** Products with a recent row above the baseline's: only they may have passed the threshold. */
-  async #grownSince(baseline: Baseline): Promise<number[]> {
-    const { rows } = await readRecentSales(this.db, baseline.recentFrom);
-    const grown = new Set<number>();
-    for (const [key, quantity] of rows) {
-      if (quantity > (baseline.recent.get(key) ?? 0)) grown.add(Number(key.slice(0, key.indexOf('@'))));
-    }
-    return [...grown];
+  /** Products whose sales may have grown since the baseline: only they may have passed the threshold. */
+  #grownSince(baseline: Baseline): Promise<number[]> {
+    return findProductsSoldSince(this.db, baseline.soldSince, this.limits.grownMax);
   }
 }

@@ -26,7 +26,8 @@ export async function productRoutes(api: Api): Promise<void> {
   api.get(
     '/products/popular',
     { schema: { tags, security: bearerSecurity, response: { 200: PopularList, ...errorResponses() } } },
-    async () => ({ products: await popular.list() }),
+    // The body is serialized once per refresh; a string is sent as it is (the schema still documents it).
+    async (_request, reply) => reply.type('application/json; charset=utf-8').send((await popular.body()) as never),
   );
 
   api.get(

@@ -111,16 +111,20 @@ export async function findSalesLeaders(db: Queryable, fromBucket: Date, limit: n
   return rows.map((row) => ({ productId: row.product_id, bound: row.bound }));
 }
 
-/** The aggregate rows of the recent buckets (those a payment may still add to), and the database's clock. */
-export async function readRecentSales(db: Queryable, fromBucket: Date | null): Promise<{ dbNow: Date; rows: Map<string, number> }> {
-  const rows = await db.query<{ product_id: number; bucket: Date; quantity: number; db_now: Date }>(
-    `SELECT s.product_id, s.bucket, s.quantity, n.db_now
-       FROM (SELECT now() AS db_now) n
-       LEFT JOIN product_sales s
-         ON s.bucket >= COALESCE($1, date_bin('1 hour', now(), timestamptz '2000-01-01 00:00+00') - interval '1 hour')`,
-    [fromBucket],
+export async function databaseNow(db: Queryable): Promise<Date> {
+  const [row] = await db.query<{ now: Date }>('SELECT now() AS now');
+  return row!.now;
+}
+
+/**
+ * Products in orders paid (and still holding effects) from `since` on, at
+ * most `limit` + 1 of them: the only ones whose sales can have grown.
+ */
+export async function findProductsSoldSince(db: Queryable, since: Date, limit: number): Promise<number[]> {
+  const rows = await db.query<{ product_id: number }>(
+    `SELECT DISTINCT oi.product_id FROM orders o JOIN order_items oi ON oi.order_id = o.id
+      WHERE o.holds_effects AND o.paid_at >= $1 LIMIT $2`,
+    [since, limit + 1],
   );
-  const sales = new Map<string, number>();
-  for (const row of rows) if (row.bucket !== null) sales.set(`${row.product_id}@${row.bucket.getTime()}`, row.quantity);
-  return { dbNow: rows[0]!.db_now, rows: sales };
+  return rows.map((row) => row.product_id);
 }
