@@ -145,7 +145,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     auth,
     cursors: new CursorCodec(config.jwtSecret),
     prices: new PriceCache(),
-    popular: new PopularProducts(db, now, app.log),
+    popular: new PopularProducts(db, now, app.log, {
+      candidatesMax: 100,
+      grownMax: 500,
+      paymentDurationMaxMs: config.dbStatementTimeoutMs + 5_000,
+    }),
     journal,
     recovery,
     requireAdmin: async (request: FastifyRequest) => {

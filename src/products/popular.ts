@@ -43,13 +43,17 @@ const pruneEveryMs = 3_600_000;
  * outside payments (a bulk load), and the candidates drift.
  */
 const baselineAgeMaxMs = 60_000;
-/** Longer than any statement may run (DB_STATEMENT_TIMEOUT_MS is at most 600,000). */
-const paymentDurationMaxMs = 900_000;
 
 export type PopularLimits = Readonly<{
   candidatesMax: number;
   /** More grown products than this and a new baseline is cheaper than their exact counts. */
   grownMax: number;
+  /**
+   * Longer than a payment's statement may run: its orders are paid (now())
+   * when it starts and visible when it commits. The statement timeout plus a
+   * margin for the commit and the clock.
+   */
+  paymentDurationMaxMs: number;
 }>;
 
 type Baseline = {
@@ -76,7 +80,7 @@ export class PopularProducts {
     private readonly db: Queryable,
     private readonly now: () => Date,
     private readonly log: FastifyBaseLogger,
-    private readonly limits: PopularLimits = { candidatesMax: 100, grownMax: 500 },
+    private readonly limits: PopularLimits,
   ) {}
 
   /** The list (never mutated: a refresh replaces it). */
@@ -93,7 +97,8 @@ export class PopularProducts {
 
   async #fresh(): Promise<void> {
     const age = performance.now() - this.#asOf;
-    if (age >= popularStaleMs) await this.refresh();
+    // A refresh in flight started after the list was taken, so joining it keeps the bound.
+    if (age >= popularStaleMs) await this.#start();
     else if (age >= popularRefreshMs) this.#start().catch((error: unknown) => this.log.warn({ err: error }, 'popular products refresh failed'));
   }
 
@@ -147,7 +152,7 @@ export class PopularProducts {
     this.#baseline = {
       takenAt: performance.now(),
       windowStart,
-      soldSince: new Date(dbNow.getTime() - paymentDurationMaxMs),
+      soldSince: new Date(dbNow.getTime() - this.limits.paymentDurationMaxMs),
       candidates: leaders.slice(0, candidatesMax).map((leader) => leader.productId),
       threshold: leaders[candidatesMax]?.bound ?? 0,
     };
