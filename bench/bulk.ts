@@ -13,7 +13,20 @@ import type pg from 'pg';
 
 export type HistoryRefresher = Readonly<{ table: string; sql: string }>;
 
-export const historyRefreshers: HistoryRefresher[] = [];
+export const historyRefreshers: HistoryRefresher[] = [
+  // The popular products' sales per hour (migrations/005_popular.sql), rebuilt from every order holding effects.
+  {
+    table: 'product_sales',
+    sql: `BEGIN;
+      DELETE FROM product_sales;
+      INSERT INTO product_sales (product_id, bucket, quantity)
+        SELECT oi.product_id, date_bin('1 hour', o.paid_at, timestamptz '2000-01-01 00:00+00'), sum(oi.quantity)
+          FROM orders o JOIN order_items oi ON oi.order_id = o.id
+         WHERE o.holds_effects GROUP BY 1, 2;
+      COMMIT;
+      ANALYZE product_sales`,
+  },
+];
 
 export async function loadOrderHistory(db: pg.Pool, lines: number, productLo: number, productHi: number): Promise<void> {
   const orders = Math.ceil(lines / 2);

@@ -93,6 +93,11 @@ BEGIN
   IF v_reason IS NULL THEN
     UPDATE products p SET stock = p.stock - i.quantity, updated_at = v_now
       FROM unnest(p_product_ids, p_quantities) AS i (id, quantity) WHERE p.id = i.id;
+    -- The sales aggregate (005_popular.sql); its rows are only written under the product locks held here.
+    INSERT INTO product_sales AS s (product_id, bucket, quantity)
+      SELECT i.id, date_bin('1 hour', v_now, timestamptz '2000-01-01 00:00+00'), i.quantity
+        FROM unnest(p_product_ids, p_quantities) AS i (id, quantity)
+      ON CONFLICT (product_id, bucket) DO UPDATE SET quantity = s.quantity + EXCLUDED.quantity;
     IF v_paid > 0 THEN
       UPDATE wallets w SET balance = w.balance - v_paid, updated_at = v_now
         WHERE w.user_id = p_user_id RETURNING w.balance INTO v_balance;

@@ -28,6 +28,7 @@ import { couponRoutes } from './coupons/routes.js';
 import { orderRoutes } from './orders/routes.js';
 import { pointRoutes } from './points/routes.js';
 import { ProductCache } from './products/cache.js';
+import { PopularProducts } from './products/popular.js';
 import { productRoutes } from './products/routes.js';
 import { PendingJournal } from './recovery/journal.js';
 import { RecoveryWorker } from './recovery/worker.js';
@@ -38,6 +39,7 @@ export type AppContext = Readonly<{
   auth: Authenticator;
   cursors: CursorCodec;
   products: ProductCache;
+  popular: PopularProducts;
   journal: PendingJournal;
   recovery: RecoveryWorker;
   /** An onRequest hook for admin-only routes; runs after authentication. */
@@ -139,18 +141,24 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await recovery.stop();
     await journal.close();
   });
+  const now = options.now ?? (() => new Date());
   app.decorate('ctx', {
     config,
     db,
     auth,
     cursors: new CursorCodec(config.jwtSecret),
     products: new ProductCache(productFreshMs),
+    popular: new PopularProducts(db, now, app.log, {
+      candidatesMax: 100,
+      grownMax: 500,
+      paymentDurationMaxMs: config.dbStatementTimeoutMs + 5_000,
+    }),
     journal,
     recovery,
     requireAdmin: async (request: FastifyRequest) => {
       if (!request.principal.admin) throw forbidden();
     },
-    now: options.now ?? (() => new Date()),
+    now,
   } satisfies AppContext);
   app.decorateRequest('principal', null as unknown as Principal);
 

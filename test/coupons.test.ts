@@ -247,12 +247,16 @@ describe('my coupons and the order-side state machine', () => {
     assert.equal(await findCouponForOrder(db, 999_999_999), undefined);
 
     const [orderA, orderB] = [randomUUID(), randomUUID()];
-    // The payment (place_order) marks a coupon used; here the same move in SQL.
-    await db.query(`UPDATE coupons SET status = 'USED', order_id = $2 WHERE id = $1`, [couponId, orderA]);
-    assert.equal(await db.transaction((tx) => restoreCoupon(tx, couponId, orderB)), false);
-    assert.equal((await findCouponForOrder(db, couponId))?.status, 'USED');
-    assert.equal(await db.transaction((tx) => restoreCoupon(tx, couponId, orderA)), true);
-    assert.equal(await db.transaction((tx) => restoreCoupon(tx, couponId, orderA)), false);
+    // The payment (place_order) marks a coupon used; here the same move in SQL,
+    // inside one transaction so that no other test ever sees a coupon used by
+    // an order that does not exist.
+    await db.transaction(async (tx) => {
+      await tx.query(`UPDATE coupons SET status = 'USED', order_id = $2 WHERE id = $1`, [couponId, orderA]);
+      assert.equal(await restoreCoupon(tx, couponId, orderB), false);
+      assert.equal((await findCouponForOrder(tx, couponId))?.status, 'USED');
+      assert.equal(await restoreCoupon(tx, couponId, orderA), true);
+      assert.equal(await restoreCoupon(tx, couponId, orderA), false);
+    });
     assert.deepEqual(await findCouponForOrder(db, couponId).then((c) => [c?.status, c?.orderId]), ['AVAILABLE', null]);
   });
 });

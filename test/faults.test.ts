@@ -32,9 +32,10 @@ const clientsInFlight = 24;
 const settleTimeoutMs = 30_000;
 
 if (testDb === 'postgres') {
-  const { db } = await setupApp();
+  // A database of its own: the services' recovery workers sweep every pending order they can see.
+  const { db, config } = await setupApp({}, { ownDatabase: true });
   const auth = new Authenticator(jwtSecret);
-  const pgUrl = new URL(process.env.TEST_DATABASE_URL!);
+  const pgUrl = new URL(config.databaseUrl!);
   const proxies: TcpProxy[] = [];
   after(async () => {
     await stopAll();

@@ -5,6 +5,7 @@
  * concurrency tests.
  */
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
 import { buildApp, type Api, type BuildOptions } from '../src/app.js';
@@ -36,15 +37,49 @@ export type TestApp = {
   url(): Promise<string>;
 };
 
-/** Builds the app on a fresh database (or this run's PostgreSQL) and closes it after the file. */
-export async function setupApp(env: Record<string, string> = {}, options: BuildOptions = {}): Promise<TestApp> {
+const adminPgUrl = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminPgUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export type SetupOptions = BuildOptions & {
+  /**
+   * On PostgreSQL, a database of this file's own instead of the run's shared
+   * one: for tests whose recovery sweeps, or whose deliberately broken data,
+   * must not meet other files' orders.
+   */
+  ownDatabase?: boolean;
+};
+
+/**
+ * Builds the app on a fresh database (or this run's PostgreSQL) and closes it
+ * after the file. The recovery worker is off unless asked for: on the shared
+ * PostgreSQL database it would sweep other files' pending orders.
+ */
+export async function setupApp(env: Record<string, string> = {}, options: SetupOptions = {}): Promise<TestApp> {
+  let ownName: string | undefined;
+  if (options.ownDatabase === true && testDb === 'postgres') {
+    ownName = `orders_test_own_${process.pid}_${randomUUID().slice(0, 8)}`;
+    await adminQuery(`CREATE DATABASE ${ownName}`);
+    const url = new URL(adminPgUrl);
+    url.pathname = `/${ownName}`;
+    env = { ...env, DATABASE_URL: url.toString() };
+  }
   const config = testConfig(env);
   const db = options.db ?? (await openDatabase(config, () => {}));
-  const app = await buildApp(config, { ...options, db });
+  const app = await buildApp(config, { recovery: false, ...options, db });
   let listening: Promise<string> | undefined;
   after(async () => {
     await app.close();
     if (options.db === undefined) await db.close();
+    if (ownName !== undefined) await adminQuery(`DROP DATABASE IF EXISTS ${ownName} WITH (FORCE)`);
   });
   return {
     app,

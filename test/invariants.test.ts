@@ -12,7 +12,8 @@ import type { Queryable, Tx } from '../src/db.js';
 import { setupApp, uniqueUser } from './helper.js';
 import { checkInvariants, checkStock, type InvariantScope } from './support/invariants.js';
 
-const { db } = await setupApp();
+// A database of its own: its deliberately pending orders must not meet other files.
+const { db } = await setupApp({}, { ownDatabase: true });
 const tables = ['products', 'wallets', 'point_ledger', 'coupon_campaigns', 'coupons', 'orders', 'order_items'];
 
 const A = uniqueUser('inv-a');

@@ -17,7 +17,8 @@ import { balanceOf, couponState, fundWallet, issueCoupon, ledgerOf, makeProduct,
 import { bearer, call, setupApp, uniqueUser } from './helper.js';
 import { checkInvariants } from './support/invariants.js';
 
-const { app, db, auth } = await setupApp({}, { recovery: false });
+// A database of its own: a recovery tick sweeps every pending order it can see.
+const { app, db, auth } = await setupApp({}, { recovery: false, ownDatabase: true });
 const { journal, recovery } = app.ctx;
 
 async function buyer(balance: number) {

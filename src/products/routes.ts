@@ -3,12 +3,12 @@ import { productNotFound } from '../errors.js';
 import { PageQuery } from '../pagination.js';
 import { IdParams, bearerSecurity, errorResponses } from '../schemas.js';
 import { insertProduct, listProducts, updateProduct } from './queries.js';
-import { CreateProduct, PatchProduct, ProductBody, ProductList } from './schemas.js';
+import { CreateProduct, PatchProduct, PopularList, ProductBody, ProductList } from './schemas.js';
 
 const tags = ['products'];
 
 export async function productRoutes(api: Api): Promise<void> {
-  const { db, cursors, requireAdmin, products } = api.ctx;
+  const { db, cursors, requireAdmin, products, popular } = api.ctx;
 
   api.get(
     '/products',
@@ -20,6 +20,14 @@ export async function productRoutes(api: Api): Promise<void> {
       const page = cursors.page('products', rows, limit, (product) => [product.id]);
       return { products: page.items, nextCursor: page.nextCursor };
     },
+  );
+
+  // A static segment: the router tries it before '/products/:id'.
+  api.get(
+    '/products/popular',
+    { schema: { tags, security: bearerSecurity, response: { 200: PopularList, ...errorResponses() } } },
+    // The body is serialized once per refresh; a string is sent as it is (the schema still documents it).
+    async (_request, reply) => reply.type('application/json; charset=utf-8').send((await popular.body()) as never),
   );
 
   api.get(

@@ -27,3 +27,12 @@ export const PatchProduct = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 export type PatchProduct = Static<typeof PatchProduct>;
+
+export const PopularProduct = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  price: Type.Integer(),
+  stock: Type.Integer(),
+  soldQuantity: Type.Integer({ description: 'units sold in success orders paid in the last 72 hours' }),
+});
+export const PopularList = Type.Object({ products: Type.Array(PopularProduct, { maxItems: 5 }) });
