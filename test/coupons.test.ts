@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { findCouponForOrder, restoreCoupon } from '../src/coupons/state.js';
+import { fundWallet, makeProduct } from './fixtures.js';
 import { bearer, call, isError, setupApp, uniqueUser } from './helper.js';
 
 // A clock the tests may pin, to hit the issue window's edges exactly.
@@ -214,7 +215,10 @@ describe('my coupons and the order-side state machine', () => {
     const ids: number[] = [];
     for (let i = 0; i < 5; i++) ids.push((await claim(userId, (await createCampaign({ validDays: 3 })).code)).body.coupon.id);
     await db.query(`UPDATE coupons SET expires_at = now() - interval '1 second' WHERE id = $1`, [ids[1]]);
-    await db.query(`UPDATE coupons SET status = 'USED', order_id = $2 WHERE id = $1`, [ids[3], randomUUID()]);
+    const productId = await makeProduct(db, 5_000, 1);
+    await fundWallet(db, userId, 5_000);
+    const paid = await call(app, { method: 'POST', url: '/api/orders', headers: { ...headers, 'idempotency-key': randomUUID() }, body: { items: [{ productId, quantity: 1 }], couponId: ids[3] } });
+    assert.equal(paid.status, 200);
 
     const seen: any[] = [];
     let cursor: string | null = null;

@@ -105,7 +105,7 @@ const couponChecks: Check[] = [
     sql: `SELECT k.id, k.status, k.user_id, k.order_id, o.status AS order_status, o.holds_effects,
                  o.coupon_id AS order_coupon, o.user_id AS order_user
           FROM coupons k LEFT JOIN orders o ON o.id = k.order_id
-          WHERE :campaigns(k.campaign_id) AND CASE WHEN k.status = 'USED'
+          WHERE :campaigns(k.campaign_id) AND :users(k.user_id) AND CASE WHEN k.status = 'USED'
             THEN o.id IS NULL OR NOT ${holding('o')} OR o.coupon_id IS DISTINCT FROM k.id OR o.user_id <> k.user_id
             ELSE k.order_id IS NOT NULL END`,
     explain: (r) => {
