@@ -42,30 +42,21 @@ export const OrderIdParams = Type.Object(
 export const OrderItem = Type.Object({ productId: Type.Integer(), quantity: Type.Integer(), unitPrice: Type.Integer() });
 export type OrderItem = Static<typeof OrderItem>;
 
-export const Order = Type.Object({
+/** What every order answer shows of the order, whatever its status. */
+const orderAmounts = {
   orderId: Type.String(),
-  status: OrderStatus,
-  reason: Type.Union([Type.String(), Type.Null()]),
   items: Type.Array(OrderItem),
   totalAmount: Type.Integer(),
   discountAmount: Type.Integer(),
   paidAmount: Type.Integer(),
   couponId: Type.Union([Type.Integer(), Type.Null()]),
   createdAt: Type.String(),
-});
+};
+
+export const Order = Type.Object({ ...orderAmounts, status: OrderStatus, reason: Type.Union([Type.String(), Type.Null()]) });
 export type Order = Static<typeof Order>;
 
-export const PaidOrder = Type.Object({
-  orderId: Type.String(),
-  status: Type.Literal('success'),
-  items: Type.Array(OrderItem),
-  totalAmount: Type.Integer(),
-  discountAmount: Type.Integer(),
-  paidAmount: Type.Integer(),
-  couponId: Type.Union([Type.Integer(), Type.Null()]),
-  createdAt: Type.String(),
-  message: Type.String(),
-});
+export const PaidOrder = Type.Object({ ...orderAmounts, status: Type.Literal('success'), message: Type.String() });
 
 export const PendingOrder = Type.Object({
   code: Type.Literal('ORDER_PENDING'),

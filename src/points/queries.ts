@@ -75,20 +75,6 @@ export async function refundWallet(tx: Tx, userId: string, amount: number, order
   return row?.balance_after;
 }
 
-const debitSql = `
-WITH wallet AS (
-  UPDATE wallets SET balance = balance - $2::bigint, updated_at = now()
-  WHERE user_id = $1::text AND balance >= $2::bigint
-  RETURNING balance
-)
-INSERT INTO point_ledger (user_id, type, amount, balance_after, order_id)
-SELECT $1::text, 'USE', $2::bigint, balance, $3::uuid FROM wallet
-RETURNING balance_after`;
-
-export async function debitWallet(tx: Tx, userId: string, amount: number, orderId: string): Promise<number | undefined> {
-  const [row] = await tx.query<{ balance_after: number }>(debitSql, [userId, amount, orderId]);
-  return row?.balance_after;
-}
 
 export async function findBalance(db: Queryable, userId: string): Promise<number> {
   const [row] = await db.query<{ balance: number }>('SELECT balance FROM wallets WHERE user_id = $1', [userId]);

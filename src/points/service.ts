@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Queryable, Tx } from '../db.js';
 import { isUniqueViolation } from '../db.js';
 import { AppError } from '../errors.js';
-import { chargeKeyUsed, chargeWallet, debitWallet, refundWallet } from './queries.js';
+import { chargeKeyUsed, chargeWallet, refundWallet } from './queries.js';
 
 export const chargeUnitWon = 10;
 export const chargeMinWon = 1_000;

@@ -35,7 +35,9 @@ import {
   type PopularProduct,
 } from './sales.js';
 
-export const popularRefreshMs = 1_000;
+// Every refresh costs a few queries in every instance; two seconds keeps that
+// small while the list stays well within the 5 s the SPEC allows.
+export const popularRefreshMs = 2_000;
 export const popularStaleMs = 4_000;
 const pruneEveryMs = 3_600_000;
 /**
