@@ -25,6 +25,7 @@ import { AppError, messages } from './errors.js';
 import { migrate } from './migrate.js';
 import { CursorCodec } from './pagination.js';
 import { couponRoutes } from './coupons/routes.js';
+import { CouponTermsCache } from './coupons/state.js';
 import { orderRoutes } from './orders/routes.js';
 import { pointRoutes } from './points/routes.js';
 import { ProductCache } from './products/cache.js';
@@ -39,6 +40,7 @@ export type AppContext = Readonly<{
   auth: Authenticator;
   cursors: CursorCodec;
   products: ProductCache;
+  couponTerms: CouponTermsCache;
   popular: PopularProducts;
   journal: PendingJournal;
   recovery: RecoveryWorker;
@@ -132,6 +134,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await migrate(db);
 
   const auth = new Authenticator(config.jwtSecret);
+  const products = new ProductCache(productFreshMs);
+  await products.warm(db);
   const journal = new PendingJournal(config.dataDir === ':memory:' ? undefined : join(config.dataDir, 'journal'));
   await journal.open();
   const recovery = new RecoveryWorker(db, journal, app.log, Math.max(50, Math.min(1_000, Math.floor(config.recoveryDeadlineMs / 10))));
@@ -147,7 +151,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     db,
     auth,
     cursors: new CursorCodec(config.jwtSecret),
-    products: new ProductCache(productFreshMs),
+    products,
+    couponTerms: new CouponTermsCache(),
     popular: new PopularProducts(db, now, app.log, {
       candidatesMax: 100,
       grownMax: 500,

@@ -87,3 +87,24 @@ export async function restoreCoupon(tx: Tx, couponId: number, orderId: string): 
     [couponId, orderId],
   );
 }
+
+const termsCacheSizeMax = 100_000;
+
+/**
+ * A coupon's owner and its campaign's terms never change once issued, so the
+ * order flow may remember them; its status and expiry are re-checked by the
+ * payment under lock, so they are not served from here.
+ */
+export class CouponTermsCache {
+  readonly #terms = new Map<number, CouponForOrder>();
+
+  async termsOf(db: Queryable, couponId: number): Promise<CouponForOrder | undefined> {
+    const cached = this.#terms.get(couponId);
+    if (cached !== undefined) return cached;
+    const coupon = await findCouponForOrder(db, couponId);
+    if (coupon === undefined) return undefined;
+    if (this.#terms.size >= termsCacheSizeMax) this.#terms.clear();
+    this.#terms.set(couponId, coupon);
+    return coupon;
+  }
+}

@@ -10,7 +10,7 @@ import { AppError, productNotFound, validationError } from '../errors.js';
 import type { ProductCache } from '../products/cache.js';
 import type { PendingEntry } from '../recovery/journal.js';
 import { discountFor } from '../coupons/discount.js';
-import { findCouponForOrder } from '../coupons/state.js';
+import type { CouponTermsCache } from '../coupons/state.js';
 import { placeOrder, type PlaceOrderInput, type PlaceOrderOutcome } from './queries.js';
 import type { CreateOrderBody, OrderItem } from './schemas.js';
 
@@ -49,7 +49,7 @@ export function requestHash(body: CreateOrderBody): string {
   return createHash('sha256').update(`${lines.join(',')}|${body.couponId ?? ''}`).digest('base64url');
 }
 
-export type OrderDeps = Pick<AppContext, 'db' | 'journal'> & { products: ProductCache };
+export type OrderDeps = Pick<AppContext, 'db' | 'journal'> & { products: ProductCache; couponTerms: CouponTermsCache };
 
 export type OrderResult = { kind: 'paid'; order: PaidOrder } | { kind: 'pending'; orderId: string };
 
@@ -66,7 +66,7 @@ async function priceOrder(deps: OrderDeps, userId: string, body: CreateOrderBody
   let couponOk = true;
   let discountAmount = 0;
   if (body.couponId !== undefined) {
-    const terms = await findCouponForOrder(deps.db, body.couponId);
+    const terms = await deps.couponTerms.termsOf(deps.db, body.couponId);
     couponOk = terms !== undefined && terms.userId === userId && totalAmount >= terms.minOrderAmount;
     if (couponOk) discountAmount = discountFor(terms!, totalAmount);
   }

@@ -10,10 +10,11 @@
  *   entry at once; writes through another instance show within `freshMs`.
  */
 import type { Queryable } from '../db.js';
-import { findProduct, findProducts } from './queries.js';
+import { findProduct, findProducts, listProducts } from './queries.js';
 import type { Product } from './schemas.js';
 
 const entriesMax = 200_000;
+const warmEntriesMax = 100_000;
 
 type Entry = { product: Product; fetchedAtMs: number };
 
@@ -28,6 +29,13 @@ export class ProductCache {
   remember(product: Product): void {
     if (this.#entries.size >= entriesMax && !this.#entries.has(product.id)) this.#entries.clear();
     this.#entries.set(product.id, { product, fetchedAtMs: this.nowMs() });
+  }
+
+  /** Loads the catalogue (its first `entriesMax` products) so that pricing an order rarely needs a read. */
+  async warm(db: Queryable): Promise<number> {
+    const products = await listProducts(db, 0, warmEntriesMax);
+    for (const product of products) this.remember(product);
+    return products.length;
   }
 
   /** After a write that changed these products' stock: the next read goes to the database. */
