@@ -82,7 +82,13 @@ describe('service routes', () => {
     const response = await call(app, { method: 'GET', url: '/openapi.json' });
     assert.equal(response.status, 200);
     assert.equal(response.body.openapi, '3.0.3');
-    for (const path of ['/api/products', '/api/products/{id}', '/api/admin/products', '/api/admin/products/{id}']) {
+    const paths = [
+      '/api/products', '/api/products/{id}', '/api/products/popular', '/api/admin/products', '/api/admin/products/{id}',
+      '/api/points', '/api/points/charge', '/api/points/history',
+      '/api/coupons', '/api/admin/coupons', '/api/admin/coupons/{code}',
+      '/api/orders', '/api/orders/{id}', '/api/orders/{id}/cancel',
+    ];
+    for (const path of paths) {
       assert.ok(path in response.body.paths, `${path} missing`);
     }
   });
