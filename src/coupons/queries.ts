@@ -3,6 +3,7 @@
  * (quota, one coupon per user) are decided here by the database, in single
  * statements, never by a read followed by a write in the application.
  */
+import assert from 'node:assert/strict';
 import type { Queryable } from '../db.js';
 import { toIso } from '../schemas.js';
 import type { DiscountType } from './discount.js';
@@ -106,37 +107,29 @@ export async function findCampaignByCode(db: Queryable, code: string): Promise<C
 export type ClaimOutcome =
   | { kind: 'issued'; couponId: number; expiresAt: Date }
   | { kind: 'alreadyIssued' }
-  /** No quota was left when the statement ran (the user may still have won a coupon in a parallel request). */
+  /** No quota was left for this user, who holds no coupon of the campaign. */
   | { kind: 'soldOut' };
 
 /**
- * Claims one coupon in one statement: the quota is taken by a conditional
- * increment (which holds the campaign's row lock until commit), and the coupon
- * row is inserted from it. If a parallel request of the same user committed
- * first, the insert breaks the unique (campaign_id, user_id) constraint and the
- * whole statement, increment included, is rolled back: the caller maps that to
- * "already issued". A user who already holds the coupon never takes the lock.
+ * Claims coupons for a batch of users in one statement, one transaction and
+ * so one commit (`claim_coupons`, migrations/006): under the campaign's row
+ * lock, users who hold a coupon are told so, and the remaining quota goes to
+ * the others in the order of `userIds`, which may name a user more than once.
+ * The outcomes come back in the order of `userIds`.
  */
-export async function claimCoupon(db: Queryable, campaignId: number, userId: string, now: Date): Promise<ClaimOutcome> {
-  const [row] = await db.query<{ already: boolean; id: number | null; expires_at: Date | null }>(
-    `WITH existing AS (
-       SELECT 1 FROM coupons WHERE campaign_id = $1 AND user_id = $2
-     ), claimed AS (
-       UPDATE coupon_campaigns SET issued_quantity = issued_quantity + 1
-        WHERE id = $1 AND issued_quantity < total_quantity AND NOT EXISTS (SELECT 1 FROM existing)
-       RETURNING valid_days
-     ), inserted AS (
-       INSERT INTO coupons (campaign_id, user_id, issued_at, expires_at)
-       SELECT $1, $2, $3::timestamptz, $3::timestamptz + valid_days * interval '1 day' FROM claimed
-       RETURNING id, expires_at
-     )
-     SELECT EXISTS (SELECT 1 FROM existing) AS already, inserted.id, inserted.expires_at
-       FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
-    [campaignId, userId, now],
+export async function claimCoupons(db: Queryable, campaignId: number, userIds: readonly string[], now: Date): Promise<ClaimOutcome[]> {
+  const rows = await db.query<{ slot: number; outcome: 'issued' | 'already' | 'soldout'; coupon_id: number | null; coupon_expires_at: Date | null }>(
+    'SELECT slot, outcome, coupon_id, coupon_expires_at FROM claim_coupons($1, $2, $3)',
+    [campaignId, userIds, now],
   );
-  if (row!.already) return { kind: 'alreadyIssued' };
-  if (row!.id === null) return { kind: 'soldOut' };
-  return { kind: 'issued', couponId: row!.id, expiresAt: new Date(row!.expires_at!) };
+  assert.equal(rows.length, userIds.length, 'one outcome per claim');
+  return rows.map((row, index): ClaimOutcome => {
+    assert.equal(row.slot, index + 1, 'outcomes in the order of the claims');
+    if (row.outcome === 'already') return { kind: 'alreadyIssued' };
+    if (row.outcome === 'soldout') return { kind: 'soldOut' };
+    assert.ok(row.coupon_id !== null && row.coupon_expires_at !== null, 'an issued claim names its coupon');
+    return { kind: 'issued', couponId: row.coupon_id, expiresAt: new Date(row.coupon_expires_at) };
+  });
 }
 
 /** A cheap indexed read (the unique key); takes no lock. */

@@ -7,7 +7,8 @@
 import { AppError } from '../errors.js';
 import { isUniqueViolation, type Database } from '../db.js';
 import { toIso } from '../schemas.js';
-import { claimCoupon, findCampaignByCode, hasCoupon, insertCampaign, listHolders, type Campaign } from './queries.js';
+import { ClaimBatcher } from './batcher.js';
+import { findCampaignByCode, hasCoupon, insertCampaign, listHolders, type Campaign } from './queries.js';
 import type { CreateCampaign, UserCoupon } from './schemas.js';
 
 export const couponMessages = {
@@ -43,11 +44,14 @@ const holderSetSizeMax = 100_000;
 export class CouponIssuer {
   readonly #cache = new Map<string, CachedCampaign>();
   readonly #holders = new Map<number, Promise<ReadonlySet<string>>>();
+  readonly #batcher: ClaimBatcher;
 
   constructor(
     private readonly db: Database,
     private readonly now: () => Date,
-  ) {}
+  ) {
+    this.#batcher = new ClaimBatcher(db);
+  }
 
   async createCampaign(input: CreateCampaign): Promise<Campaign> {
     try {
@@ -65,7 +69,7 @@ export class CouponIssuer {
     if (!isEligible(cached, userId, now)) throw notEligible();
     const { campaign } = cached;
     if (!cached.soldOut) {
-      const outcome = await this.#claim(campaign, userId, now);
+      const outcome = await this.#batcher.claim(campaign.id, userId, now);
       if (outcome.kind === 'issued') return issuedCoupon(campaign, outcome.couponId, outcome.expiresAt);
       if (outcome.kind === 'alreadyIssued') throw alreadyIssued();
       cached.soldOut = true;
@@ -88,16 +92,6 @@ export class CouponIssuer {
       this.#holders.set(campaign.id, holders);
     }
     return (await holders).has(userId);
-  }
-
-  async #claim(campaign: Campaign, userId: string, now: Date) {
-    try {
-      return await claimCoupon(this.db, campaign.id, userId, now);
-    } catch (error) {
-      // A parallel request of the same user won the race; nothing of ours committed.
-      if (isUniqueViolation(error)) return { kind: 'alreadyIssued' as const };
-      throw error;
-    }
   }
 
   async #campaign(code: string): Promise<CachedCampaign | undefined> {
