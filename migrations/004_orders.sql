@@ -45,7 +45,24 @@ BEGIN
     RETURN;
   END IF;
 
-  IF p_coupon_id IS NOT NULL THEN
+  -- Refusals first, from a plain read and in the same order (coupon, stock,
+  -- balance): an order that cannot succeed as of now is recorded failed
+  -- without queueing for any lock. In a sold-out flash sale almost every
+  -- order is such a refusal, and each would otherwise wait its turn behind
+  -- the hot product's lock. Only an order that may succeed takes the locks
+  -- below, which decide again.
+  IF p_coupon_id IS NOT NULL AND NOT (p_coupon_ok AND EXISTS (
+       SELECT 1 FROM coupons c
+        WHERE c.id = p_coupon_id AND c.user_id = p_user_id AND c.status = 'AVAILABLE' AND c.expires_at > v_now)) THEN
+    v_reason := 'INVALID_COUPON';
+  ELSIF EXISTS (SELECT 1 FROM products pr JOIN unnest(p_product_ids, p_quantities) AS i (id, quantity) ON i.id = pr.id
+                 WHERE pr.stock < i.quantity) THEN
+    v_reason := 'INSUFFICIENT_STOCK';
+  ELSIF v_paid > 0 AND NOT EXISTS (SELECT 1 FROM wallets w WHERE w.user_id = p_user_id AND w.balance >= v_paid) THEN
+    v_reason := 'INSUFFICIENT_BALANCE';
+  END IF;
+
+  IF v_reason IS NULL AND p_coupon_id IS NOT NULL THEN
     IF p_coupon_ok THEN
       PERFORM 1 FROM coupons c
         WHERE c.id = p_coupon_id AND c.user_id = p_user_id AND c.status = 'AVAILABLE' AND c.expires_at > v_now

@@ -27,6 +27,7 @@ import { CursorCodec } from './pagination.js';
 import { couponRoutes } from './coupons/routes.js';
 import { CouponTermsCache } from './coupons/state.js';
 import { orderRoutes } from './orders/routes.js';
+import { makeOrderBatcher, type OrderBatcher } from './orders/service.js';
 import { pointRoutes } from './points/routes.js';
 import { ProductCache } from './products/cache.js';
 import { PopularProducts } from './products/popular.js';
@@ -41,6 +42,7 @@ export type AppContext = Readonly<{
   cursors: CursorCodec;
   products: ProductCache;
   couponTerms: CouponTermsCache;
+  orderBatcher: OrderBatcher;
   popular: PopularProducts;
   journal: PendingJournal;
   recovery: RecoveryWorker;
@@ -153,6 +155,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     cursors: new CursorCodec(config.jwtSecret),
     products,
     couponTerms: new CouponTermsCache(),
+    orderBatcher: makeOrderBatcher(db),
     popular: new PopularProducts(db, now, app.log, {
       candidatesMax: 100,
       grownMax: 500,

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { Queryable } from '../db.js';
 import { toIso } from '../schemas.js';
 import type { Order, OrderItem, OrderStatus } from './schemas.js';
@@ -30,6 +31,21 @@ type PlaceOrderRow = {
   created_at: Date;
 };
 
+function rowToOutcome(row: PlaceOrderRow): PlaceOrderOutcome {
+  switch (row.outcome) {
+    case 'success':
+    case 'failed':
+      return { kind: row.outcome, orderId: row.order_id, reason: row.order_reason, createdAt: toIso(row.created_at) };
+    case 'duplicate':
+      return { kind: 'duplicate', orderId: row.order_id, status: row.order_status as OrderStatus, requestHash: row.request_hash };
+    case 'stale':
+    case 'not_found':
+      return { kind: row.outcome };
+    default:
+      throw new Error(`place_order returned an unknown outcome: ${row.outcome}`);
+  }
+}
+
 /** One round trip: the whole payment, or a failed order, or nothing (see migrations/004_orders.sql). */
 export async function placeOrder(db: Queryable, input: PlaceOrderInput): Promise<PlaceOrderOutcome> {
   const rows = await db.query<PlaceOrderRow>(
@@ -48,19 +64,35 @@ export async function placeOrder(db: Queryable, input: PlaceOrderInput): Promise
       input.discountAmount,
     ],
   );
-  const row = rows[0]!;
-  switch (row.outcome) {
-    case 'success':
-    case 'failed':
-      return { kind: row.outcome, orderId: row.order_id, reason: row.order_reason, createdAt: toIso(row.created_at) };
-    case 'duplicate':
-      return { kind: 'duplicate', orderId: row.order_id, status: row.order_status as OrderStatus, requestHash: row.request_hash };
-    case 'stale':
-    case 'not_found':
-      return { kind: row.outcome };
-    default:
-      throw new Error(`place_order returned an unknown outcome: ${row.outcome}`);
-  }
+  return rowToOutcome(rows[0]!);
+}
+
+/**
+ * Single-line orders of one product, paid in one transaction with one commit
+ * (migrations/007_order_batch.sql); an order whose idempotency key or id met
+ * a unique constraint answers 'stale', to be looked at again.
+ */
+export async function placeSameProductOrders(db: Queryable, productId: number, inputs: readonly PlaceOrderInput[]): Promise<PlaceOrderOutcome[]> {
+  assert.ok(inputs.every((input) => input.lines.length === 1 && input.lines[0]!.productId === productId));
+  const rows = await db.query<PlaceOrderRow & { slot: number }>(
+    `SELECT * FROM place_orders($1::uuid[], $2::text[], $3::text[], $4::text[], $5, $6::bigint[], $7::bigint[],
+                                $8::bigint[], $9::boolean[], $10::bigint[], $11::bigint[]) ORDER BY slot`,
+    [
+      inputs.map((input) => input.orderId),
+      inputs.map((input) => input.userId),
+      inputs.map((input) => input.key),
+      inputs.map((input) => input.requestHash),
+      productId,
+      inputs.map((input) => input.lines[0]!.quantity),
+      inputs.map((input) => input.lines[0]!.unitPrice),
+      inputs.map((input) => input.couponId),
+      inputs.map((input) => input.couponOk),
+      inputs.map((input) => input.totalAmount),
+      inputs.map((input) => input.discountAmount),
+    ],
+  );
+  assert.equal(rows.length, inputs.length);
+  return rows.map(rowToOutcome);
 }
 
 type OrderRow = {

@@ -11,7 +11,8 @@ import type { ProductCache } from '../products/cache.js';
 import type { PendingEntry } from '../recovery/journal.js';
 import { discountFor } from '../coupons/discount.js';
 import type { CouponTermsCache } from '../coupons/state.js';
-import { placeOrder, type PlaceOrderInput, type PlaceOrderOutcome } from './queries.js';
+import { KeyedBatcher } from '../batcher.js';
+import { placeOrder, placeSameProductOrders, type PlaceOrderInput, type PlaceOrderOutcome } from './queries.js';
 import type { CreateOrderBody, OrderItem } from './schemas.js';
 
 export const orderMessages = {
@@ -49,7 +50,24 @@ export function requestHash(body: CreateOrderBody): string {
   return createHash('sha256').update(`${lines.join(',')}|${body.couponId ?? ''}`).digest('base64url');
 }
 
-export type OrderDeps = Pick<AppContext, 'db' | 'journal'> & { products: ProductCache; couponTerms: CouponTermsCache };
+export type OrderDeps = Pick<AppContext, 'db' | 'journal' | 'orderBatcher'> & { products: ProductCache; couponTerms: CouponTermsCache };
+
+/** Few enough that a batch's subtransactions stay within PostgreSQL's per-transaction cache of them. */
+const orderBatchSizeMax = 32;
+
+export type OrderBatcher = KeyedBatcher<number, PlaceOrderInput, PlaceOrderOutcome>;
+
+/**
+ * Single-line orders are gathered by product: under a flash sale they all
+ * wait for one row lock, and a batch shares one commit among them. An order
+ * that finds nothing queued is sent alone, as a plain place_order.
+ */
+export function makeOrderBatcher(db: Database): OrderBatcher {
+  return new KeyedBatcher(
+    async (productId, inputs) => (inputs.length === 1 ? [await placeOrder(db, inputs[0]!)] : placeSameProductOrders(db, productId, inputs)),
+    orderBatchSizeMax,
+  );
+}
 
 export type OrderResult = { kind: 'paid'; order: PaidOrder } | { kind: 'pending'; orderId: string };
 
@@ -73,10 +91,11 @@ async function priceOrder(deps: OrderDeps, userId: string, body: CreateOrderBody
   return { lines, totalAmount, couponOk, discountAmount };
 }
 
-async function callWithRetries(db: Database, input: PlaceOrderInput): Promise<PlaceOrderOutcome | { kind: 'unknown' }> {
+async function callWithRetries(deps: OrderDeps, input: PlaceOrderInput): Promise<PlaceOrderOutcome | { kind: 'unknown' }> {
+  const single = input.lines.length === 1 ? input.lines[0]!.productId : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await placeOrder(db, input);
+      return await (single === undefined ? placeOrder(deps.db, input) : deps.orderBatcher.submit(single, input));
     } catch (error) {
       // The payment was sent and its answer lost: it may have committed.
       if (error instanceof DbFailure && error.kind === 'unknown') return { kind: 'unknown' };
@@ -127,7 +146,7 @@ export async function createOrder(deps: OrderDeps, userId: string, key: string, 
       totalAmount: priced.totalAmount,
       discountAmount: priced.discountAmount,
     };
-    const outcome = await callWithRetries(deps.db, input);
+    const outcome = await callWithRetries(deps, input);
     switch (outcome.kind) {
       case 'unknown':
         await deps.journal.append(pendingEntry(input));
