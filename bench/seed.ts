@@ -105,3 +105,13 @@ export async function issueOrderCoupons(db: pg.Pool, code: string, userIds: read
   const indexOf = new Map(chosen.map((u) => [u.id, u.index]));
   writeFileSync(file, rows.map((r) => `${indexOf.get(r.user_id)}\t${r.id}`).join('\n') + '\n');
 }
+
+/**
+ * Lets the database settle between measurements: a bulk seed or a pgbench run
+ * leaves dead rows, unanalysed tables and dirty buffers, and whatever runs
+ * next would otherwise pay for their autovacuum and checkpoint.
+ */
+export async function settleDatabase(db: pg.Pool): Promise<void> {
+  await db.query('VACUUM ANALYZE');
+  await db.query('CHECKPOINT');
+}

@@ -54,6 +54,12 @@ export type OrderDeps = Pick<AppContext, 'db' | 'journal' | 'orderBatcher'> & { 
 
 /** Few enough that a batch's subtransactions stay within PostgreSQL's per-transaction cache of them. */
 const orderBatchSizeMax = 32;
+/**
+ * Batches of one product in flight at once, per process: refusals take no
+ * lock and run side by side, and a payment's work overlaps the previous
+ * batch's commit. Kept well under the pool size.
+ */
+const orderBatchesInFlightMax = 3;
 
 export type OrderBatcher = KeyedBatcher<number, PlaceOrderInput, PlaceOrderOutcome>;
 
@@ -66,6 +72,7 @@ export function makeOrderBatcher(db: Database): OrderBatcher {
   return new KeyedBatcher(
     async (productId, inputs) => (inputs.length === 1 ? [await placeOrder(db, inputs[0]!)] : placeSameProductOrders(db, productId, inputs)),
     orderBatchSizeMax,
+    orderBatchesInFlightMax,
   );
 }
 
