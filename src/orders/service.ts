@@ -59,7 +59,7 @@ const orderBatchSizeMax = 32;
  * lock and run side by side, and a payment's work overlaps the previous
  * batch's commit. Kept well under the pool size.
  */
-const orderBatchesInFlightMax = 3;
+const orderBatchesInFlightMax = 2;
 
 export type OrderBatcher = KeyedBatcher<number, PlaceOrderInput, PlaceOrderOutcome>;
 
