@@ -182,14 +182,19 @@ if (testDb === 'postgres') {
       const proxy = await openProxy();
       const shop = await openShop(40);
       const service = await startService({ env: serviceEnv(proxy, await mkdtemp(join(tmpdir(), 'fault-'))) });
+      let readyWhileRefused: Response | undefined;
       const attempts = await underLoad([service], shop, async () => {
         await sleep(200);
         proxy.blackhole();
         await sleep(2_500);
         await proxy.refuse();
-        await sleep(1_000);
+        readyWhileRefused = await fetch(`${service.url}/ready`);
+        await sleep(500);
         await proxy.restore();
       });
+      assert.equal(readyWhileRefused?.status, 503, '/ready answers 503 while the database is unreachable');
+      assert.equal(readyWhileRefused?.headers.get('retry-after'), '1');
+      assert.equal((await readyWhileRefused!.json()).code, 'SERVICE_UNAVAILABLE');
       await settled([service], shop, attempts);
       await assertOutcomes(shop, attempts);
       const statuses = tally(attempts.map((a) => a.status));
