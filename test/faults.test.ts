@@ -25,7 +25,7 @@ import { startService, stopAll, type ServiceProcess } from './support/service-pr
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 type Shop = { userIds: string[]; tokens: Map<string, string>; productIds: number[]; coupons: Map<string, number> };
-type Attempt = { userId: string; key: string; body: unknown; status: number; orderId?: string };
+type Attempt = { userId: string; key: string; body: unknown; status: number; orderId?: string; answer?: any; retryAfter?: string | null };
 
 const ordersPerRun = 240;
 const clientsInFlight = 24;
@@ -91,7 +91,7 @@ if (testDb === 'postgres') {
         headers: { authorization: `Bearer ${shop.tokens.get(userId)}`, 'idempotency-key': key },
         body,
       });
-      return { userId, key, body, status: response.status, orderId: response.body?.orderId };
+      return { userId, key, body, status: response.status, orderId: response.body?.orderId, answer: response.body, retryAfter: response.headers.get('retry-after') };
     } catch {
       return { userId, key, body, status: 0 };
     }
@@ -131,6 +131,13 @@ if (testDb === 'postgres') {
   async function assertOutcomes(shop: Shop, attempts: Attempt[]): Promise<void> {
     const statuses = tally(attempts.map((a) => a.status));
     for (const status of statuses.keys()) assert.ok([0, 200, 202, 400, 402, 409, 503].includes(status), `unexpected status ${status}: ${JSON.stringify([...statuses])}`);
+    for (const a of attempts.filter((x) => x.status === 202)) {
+      assert.deepEqual(a.answer, { code: 'ORDER_PENDING', message: '결제 처리 중 오류 발생, 자동 복구 예정', orderId: a.orderId, status: 'pending' });
+    }
+    for (const a of attempts.filter((x) => x.status === 503)) {
+      assert.equal(a.answer.code, 'SERVICE_UNAVAILABLE');
+      assert.ok(a.answer.message.length > 0 && a.retryAfter !== null, '503 carries a message and Retry-After');
+    }
     const answered = attempts.filter((a) => a.orderId !== undefined);
     const rows = await db.query<{ id: string; status: string; reason: string | null }>(
       `SELECT id, status, reason FROM orders WHERE id = ANY ($1::uuid[])`,

@@ -125,7 +125,7 @@ export async function call(app: Api, args: InjectArgs): Promise<{ status: number
 }
 
 /** The same over real HTTP, for tests that need real parallel connections. */
-export async function httpCall(baseUrl: string, args: InjectArgs): Promise<{ status: number; body: any }> {
+export async function httpCall(baseUrl: string, args: InjectArgs): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = { ...args.headers };
   let payload: string | undefined;
   if (args.body !== undefined) {
@@ -140,7 +140,7 @@ export async function httpCall(baseUrl: string, args: InjectArgs): Promise<{ sta
   } catch {
     // Keep the text.
   }
-  return { status: response.status, body };
+  return { status: response.status, body, headers: response.headers };
 }
 
 /** Asserts a body is an error with this code and a non-empty message and no stack. */

@@ -50,6 +50,11 @@ describe('recovery of orders answered 202', () => {
     const retry = await call(app, { method: 'POST', url: '/api/orders', headers: { ...headers, 'idempotency-key': entry.key }, body: { items: [{ productId: product, quantity: 2 }] } });
     assert.equal(retry.status, 409, 'the key of a journaled order is used');
     assert.equal(retry.body.status, 'pending');
+    const cancelPendingOrder = await call(app, { method: 'POST', url: `/api/orders/${entry.orderId}/cancel`, headers });
+    assert.equal(cancelPendingOrder.status, 409, 'a pending order is the user\'s own and not cancelable');
+    assert.equal(cancelPendingOrder.body.code, 'ORDER_NOT_CANCELABLE');
+    const stranger = await call(app, { method: 'GET', url: `/api/orders/${entry.orderId}`, headers: await bearer(auth, uniqueUser()) });
+    assert.equal(stranger.status, 404, 'a journaled order is nobody else\'s');
 
     await recovery.tick();
     assert.deepEqual(await orderRow(entry.orderId), { status: 'canceled', reason: 'SYSTEM_FAILURE', holds_effects: false });
@@ -60,6 +65,8 @@ describe('recovery of orders answered 202', () => {
     assert.equal(read.body.order.status, 'canceled');
     assert.equal(read.body.order.reason, 'SYSTEM_FAILURE');
     assert.deepEqual(read.body.order.items, entry.lines);
+    const cancelCanceled = await call(app, { method: 'POST', url: `/api/orders/${entry.orderId}/cancel`, headers });
+    assert.equal(cancelCanceled.status, 409);
     const again = await call(app, { method: 'POST', url: '/api/orders', headers: { ...headers, 'idempotency-key': entry.key }, body: { items: [{ productId: product, quantity: 2 }] } });
     assert.equal(again.status, 409);
     assert.equal(again.body.status, 'canceled');

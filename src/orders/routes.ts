@@ -15,7 +15,7 @@ function journaledOrder(entry: PendingEntry): Order {
     orderId: entry.orderId,
     status: 'pending',
     reason: null,
-    items: entry.lines,
+    items: [...entry.lines],
     totalAmount: entry.totalAmount,
     discountAmount: entry.discountAmount,
     paidAmount: entry.totalAmount - entry.discountAmount,
@@ -83,6 +83,11 @@ export async function orderRoutes(api: Api): Promise<void> {
     '/orders/:id/cancel',
     { schema: { tags, security: bearerSecurity, params: OrderIdParams, response: { 200: OrderBody, ...errorResponses(404, 409) } } },
     async (request) => {
+      // An order only the journal holds yet is pending: the user's own, and not cancelable.
+      const journaled = journal.find(request.params.id);
+      if (journaled !== undefined && journaled.userId === request.principal.userId) {
+        throw new AppError('ORDER_NOT_CANCELABLE', orderMessages.notCancelable);
+      }
       const order = await cancelOrder(db, request.principal.userId, request.params.id);
       if (order === undefined) throw orderNotFound();
       products.forget(order.items.map((item) => item.productId));

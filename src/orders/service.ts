@@ -185,16 +185,6 @@ export async function createOrder(deps: OrderDeps, userId: string, key: string, 
   throw new AppError('SERVICE_UNAVAILABLE', '상품 가격이 변경되고 있습니다. 잠시 후 다시 시도해 주세요.');
 }
 
-function pendingEntry(input: PlaceOrderInput): PendingEntry {
-  return {
-    orderId: input.orderId,
-    userId: input.userId,
-    key: input.key,
-    requestHash: input.requestHash,
-    lines: [...input.lines],
-    couponId: input.couponId,
-    totalAmount: input.totalAmount,
-    discountAmount: input.discountAmount,
-    at: new Date().toISOString(),
-  };
+function pendingEntry({ couponOk: _verdict, ...input }: PlaceOrderInput): PendingEntry {
+  return { ...input, at: new Date().toISOString() };
 }

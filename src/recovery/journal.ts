@@ -12,19 +12,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { PlaceOrderInput } from '../orders/queries.js';
 
-export type PendingEntry = {
-  orderId: string;
-  userId: string;
-  key: string;
-  requestHash: string;
-  lines: Array<{ productId: number; quantity: number; unitPrice: number }>;
-  couponId: number | null;
-  totalAmount: number;
-  discountAmount: number;
-  /** When the client was told 202 (ISO). */
-  at: string;
-};
+/** The payment's input as sent (less the application's coupon verdict), and when the client was told 202 (ISO). */
+export type PendingEntry = Omit<PlaceOrderInput, 'couponOk'> & { at: string };
 
 type Record = { type: 'pending'; entry: PendingEntry } | { type: 'settled'; orderId: string };
 
