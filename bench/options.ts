@@ -25,23 +25,45 @@ export type Sizes = Readonly<{
   /** Concurrent clients of the orders scenario. */
   orderClients: readonly number[];
   clients: number;
+  /** Scenario families to run (`--only a,b`); empty means all. */
+  only: readonly string[];
+  /** Run the services under `--cpu-prof`, writing profiles to bench/results/profiles. */
+  profile: boolean;
 }>;
+
+const usage = '--quick, --only <family,…>, --procs <n,…>, --profile';
+
+function valueOf(argv: readonly string[], flag: string): string | undefined {
+  const at = argv.indexOf(flag);
+  if (at < 0) return undefined;
+  const value = argv[at + 1];
+  if (value === undefined || value.startsWith('--')) throw new Error(`${flag} needs a value (${usage})`);
+  return value;
+}
 
 export function parseSizes(argv: readonly string[]): Sizes {
   const quick = argv.includes('--quick');
-  const unknown = argv.filter((arg) => arg !== '--quick');
-  if (unknown.length > 0) throw new Error(`unknown arguments: ${unknown.join(' ')} (only --quick is understood)`);
+  const profile = argv.includes('--profile');
+  const onlyArg = valueOf(argv, '--only');
+  const procsArg = valueOf(argv, '--procs');
+  const known = new Set(['--quick', '--profile', '--only', '--procs', onlyArg, procsArg]);
+  const unknown = argv.filter((arg) => !known.has(arg));
+  if (unknown.length > 0) throw new Error(`unknown arguments: ${unknown.join(' ')} (understood: ${usage})`);
+  const only = onlyArg === undefined ? [] : onlyArg.split(',').filter((f) => f !== '');
+  const procs = procsArg?.split(',').map(Number);
+  if (procs?.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) throw new Error(`--procs takes process counts 1–8, got ${procsArg}`);
+  const chosen = { only, profile, ...(procs === undefined ? {} : { processCounts: procs }) };
   if (quick) {
     return Object.freeze({
       quick, durationS: 3, countDeadlineS: 30, products: 10_000, users: 2_000, flashStock: 10_000_000,
       selloutStock: 100, selloutAttempts: 2_000, couponQuota: 100, couponClaimants: 2_000,
-      historyLines: 100_000, processCounts: [1, 2], orderClients: [8, 32], clients: 32,
+      historyLines: 100_000, processCounts: [1, 2], orderClients: [8, 32], clients: 32, ...chosen,
     });
   }
   return Object.freeze({
     quick, durationS: 15, countDeadlineS: 120, products: 10_000, users: 20_000, flashStock: 100_000_000,
     selloutStock: 1_000, selloutAttempts: 20_000, couponQuota: 1_000, couponClaimants: 20_000,
-    historyLines: 1_000_000, processCounts: [1, 2], orderClients: [8, 32], clients: 32,
+    historyLines: 1_000_000, processCounts: [1, 2], orderClients: [8, 32], clients: 32, ...chosen,
   });
 }
 

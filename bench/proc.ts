@@ -23,8 +23,10 @@ export function build(): void {
 
 export type Instance = { name: string; port: number; child: ChildProcess; output: string[] };
 
-function startNode(name: string, script: string, port: number, env: NodeJS.ProcessEnv): Instance {
-  const child = spawn(process.execPath, [script], { cwd: rootDir, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+export const profileDir = fileURLToPath(new URL('../bench/results/profiles', import.meta.url));
+
+function startNode(name: string, script: string, port: number, env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): Instance {
+  const child = spawn(process.execPath, [...nodeArgs, script], { cwd: rootDir, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   const instance: Instance = { name, port, child, output: [] };
   const keep = (chunk: Buffer) => {
     instance.output.push(chunk.toString());
@@ -50,7 +52,7 @@ async function waitReady(instance: Instance): Promise<void> {
   throw new Error(`${instance.name} on port ${instance.port} did not become ready:\n${instance.output.join('')}`);
 }
 
-export type ServiceOptions = { databaseUrl: string; redisUrl?: string; jwtSecret: string; dataDir: string };
+export type ServiceOptions = { databaseUrl: string; redisUrl?: string; jwtSecret: string; dataDir: string; profile?: boolean };
 
 /** Starts `count` service processes on consecutive ports, one after the other (each migrates first). */
 export async function startServices(count: number, portBase: number, options: ServiceOptions): Promise<Instance[]> {
@@ -66,7 +68,8 @@ export async function startServices(count: number, portBase: number, options: Se
   };
   const instances: Instance[] = [];
   for (let i = 0; i < count; i++) {
-    const instance = startNode(`service#${i}`, 'dist/server.js', portBase + i, env);
+    const nodeArgs = options.profile === true ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const instance = startNode(`service#${i}`, 'dist/server.js', portBase + i, env, nodeArgs);
     instances.push(instance);
     await waitReady(instance).catch(async (error: unknown) => {
       await stopAll(instances);

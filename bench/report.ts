@@ -102,16 +102,17 @@ function markdown(rows: Record<string, Row>, baselines: Record<string, Figure>, 
   return lines.join('\n');
 }
 
-export function writeReport(dir: string, results: readonly ScenarioResult[], baselines: Record<string, Figure>, env: Record<string, unknown>, quick: boolean): Record<string, Row> {
+/** Writes `<name>.json`, `<name>.md` and `<name>.svg` under `dir`. */
+export function writeReport(dir: string, name: string, results: readonly ScenarioResult[], baselines: Record<string, Figure>, env: Record<string, unknown>, quick: boolean): Record<string, Row> {
   mkdirSync(dir, { recursive: true });
   const rows: Record<string, Row> = {};
   for (const result of results) rows[result.name] = toRow(result, baselines);
   const json = { generatedAt: new Date().toISOString(), quick, ...env, baselines, scenarios: rows };
-  writeFileSync(join(dir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
-  writeFileSync(join(dir, 'latest.md'), markdown(rows, baselines, env, quick));
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify(json, null, 2) + '\n');
+  writeFileSync(join(dir, `${name}.md`), markdown(rows, baselines, env, quick));
   const bars = Object.entries(rows)
     .filter(([, r]) => r.throughput !== null)
     .map(([label, r]) => ({ label, value: r.throughput!, baseline: r.baselineThroughput ?? 0, baselineLabel: r.baseline }));
-  writeFileSync(join(dir, 'latest.svg'), renderChart(bars, `npm run bench${quick ? ' --quick' : ''}: throughput vs baseline`));
+  writeFileSync(join(dir, `${name}.svg`), renderChart(bars, `npm run bench${quick ? ' --quick' : ''}: throughput vs baseline`));
   return rows;
 }

@@ -12,9 +12,9 @@ import { runPgOrder, runRedisGate, seedPgOrderCopy, type Figure } from './baseli
 import { loadOrderHistory } from './bulk.js';
 import { runLoad } from './load.js';
 import { helloPortBase, jwtSecret, parseSizes, pgAdminUrl, redisUrl, servicePortBase, type Sizes } from './options.js';
-import { build, commandExists, ensureWrk, rootDir, startHello, startServices, stopAll, type Instance } from './proc.js';
+import { build, commandExists, profileDir, ensureWrk, rootDir, startHello, startServices, stopAll, type Instance } from './proc.js';
 import { environment, toRow, writeReport } from './report.js';
-import { chargePlan, couponPlan, orderPlans, readPlans, runPlans, type Ctx, type ScenarioResult } from './scenarios.js';
+import { chargePlan, couponPlan, orderPlans, readPlans, runPlans, selected, type Ctx, type ScenarioResult } from './scenarios.js';
 import { createDatabase, dropDatabase, seedBase, settleDatabase, writeTokens } from './seed.js';
 
 const resultsDir = join(rootDir, 'bench/results');
@@ -56,6 +56,14 @@ async function measureHello(sizes: Sizes): Promise<void> {
 }
 
 function measureStorageBaselines(sizes: Sizes, databaseUrl: string): void {
+  if (['orders', 'flash', 'sellout'].some((family) => selected(sizes, family))) measurePgOrder(sizes, databaseUrl);
+  if (selected(sizes, 'coupon-redis')) {
+    const requests = sizes.quick ? 100_000 : 1_000_000;
+    recordBaseline('redis-gate', runRedisGate({ clients: sizes.clients, requests, quota: sizes.couponQuota, key: `bench:gate:${Date.now()}` }));
+  }
+}
+
+function measurePgOrder(sizes: Sizes, databaseUrl: string): void {
   const common = { databaseUrl, durationS: sizes.durationS, users: sizes.users, products: sizes.products, coupons: sizes.users, tmpDir };
   for (const hot of [false, true]) {
     for (const clients of sizes.orderClients) {
@@ -63,8 +71,6 @@ function measureStorageBaselines(sizes: Sizes, databaseUrl: string): void {
       recordBaseline(name, runPgOrder({ ...common, clients, hot }));
     }
   }
-  const requests = sizes.quick ? 100_000 : 1_000_000;
-  recordBaseline('redis-gate', runRedisGate({ clients: sizes.clients, requests, quota: sizes.couponQuota, key: `bench:gate:${Date.now()}` }));
 }
 
 async function warmUp(ctx: Ctx): Promise<void> {
@@ -79,7 +85,8 @@ type Seeded = Omit<Ctx, 'ports' | 'redis' | 'db' | 'sizes' | 'tmpDir'>;
 async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seeded: Seeded): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   let historyLoaded = false;
-  const service = { databaseUrl, jwtSecret, dataDir: join(tmpDir, 'data') };
+  const service = { databaseUrl, jwtSecret, dataDir: join(tmpDir, 'data'), profile: sizes.profile };
+  const readsSelected = ['product-detail', 'product-list', 'popular'].some((family) => selected(sizes, family));
   for (const procs of sizes.processCounts) {
     await settleDatabase(db);
     log(`service × ${procs}, with Redis`);
@@ -87,7 +94,7 @@ async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seed
     let ctx: Ctx = { ...seeded, db, sizes, tmpDir, ports: running.map((i) => i.port), redis: true };
     await warmUp(ctx);
     results.push(...(await runPlans(ctx, [...orderPlans(ctx), couponPlan(ctx), chargePlan(ctx)], printResult)));
-    if (!historyLoaded) {
+    if (!historyLoaded && readsSelected) {
       const started = Date.now();
       await loadOrderHistory(db, sizes.historyLines, seeded.productLo, seeded.productHi);
       historyLoaded = true;
@@ -98,6 +105,8 @@ async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seed
     }
     results.push(...(await runPlans(ctx, readPlans(ctx), printResult)));
     await stopAll(running);
+    running = [];
+    if (!selected(sizes, 'coupon-noredis')) continue;
 
     log(`service × ${procs}, without Redis`);
     running = await startServices(procs, servicePortBase, service);
@@ -118,6 +127,10 @@ async function main(): Promise<number> {
   }
   rmSync(tmpDir, { recursive: true, force: true });
   mkdirSync(tmpDir, { recursive: true });
+  if (sizes.profile) {
+    rmSync(profileDir, { recursive: true, force: true });
+    mkdirSync(profileDir, { recursive: true });
+  }
   log(`bench${sizes.quick ? ' --quick' : ''}: building the service`);
   build();
 
@@ -142,9 +155,11 @@ async function main(): Promise<number> {
     await db.query('DROP SCHEMA pgb CASCADE');
 
     const results = await runScenarios(sizes, db, databaseUrl, { ...base, tokensFile, firstToken });
-    const rows = writeReport(resultsDir, results, baselines, await environment(db), sizes.quick);
+    // A run narrowed by --only or --procs does not replace the full picture.
+    const report = sizes.only.length > 0 || sizes.processCounts.length < 2 ? 'partial' : 'latest';
+    const rows = writeReport(resultsDir, report, results, baselines, await environment(db), sizes.quick);
     const failed = Object.entries(rows).filter(([, r]) => r.status === 'FAILED').map(([name]) => name);
-    log(`results: bench/results/latest.{json,md,svg}`);
+    log(`results: bench/results/${report}.{json,md,svg}`);
     if (failed.length > 0) log(`FAILED: ${failed.join(', ')}`);
     return failed.length > 0 ? 1 : 0;
   } finally {

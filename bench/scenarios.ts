@@ -185,9 +185,14 @@ export function readPlans(ctx: Ctx): Plan[] {
   ];
 }
 
+/** Whether `--only` lets a scenario family run (`coupon` selects both coupon families). */
+export function selected(sizes: Sizes, family: string): boolean {
+  return sizes.only.length === 0 || sizes.only.some((prefix) => family.startsWith(prefix));
+}
+
 export async function runPlans(ctx: Ctx, plans: readonly Plan[], report: (r: ScenarioResult) => void): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
-  for (const plan of plans) {
+  for (const plan of plans.filter((p) => selected(ctx.sizes, p.family))) {
     const result = await execute(ctx, plan);
     report(result);
     results.push(result);
