@@ -1,7 +1,8 @@
 /**
- * Group commit of single-line orders (migrations/007_order_batch.sql) and the
- * lock-free refusals of place_order: each order of a batch ends exactly as it
- * would alone, and an order that cannot succeed never queues for a lock.
+ * Group commit of single-line orders (migrations/008_order_batch_once.sql)
+ * and the lock-free refusals of place_order and place_orders: each order of a
+ * batch ends exactly as it would alone, and an order that cannot succeed
+ * never queues for a lock.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -54,6 +55,11 @@ describe('a batch of orders of one product', () => {
     );
     assert.equal(await stockOf(db, product), 0);
     assert.equal(await balanceOf(db, rich), 7_000);
+    const sold = await db.query<{ quantity: string }>('SELECT sum(quantity)::text AS quantity FROM product_sales WHERE product_id = $1', [product]);
+    assert.equal(Number(sold[0]!.quantity), 3);
+    const ledger = await db.query<{ amount: string; balance_after: string }>(
+      `SELECT amount::text, balance_after::text FROM point_ledger WHERE user_id = $1 AND type = 'USE' ORDER BY balance_after DESC`, [rich]);
+    assert.deepEqual(ledger.map((r) => [Number(r.amount), Number(r.balance_after)]), [[2_000, 8_000], [1_000, 7_000]]);
     assert.equal(await balanceOf(db, poor), 500);
     assert.deepEqual(await checkInvariants(db, { userIds: [rich, poor], productIds: [product] }), []);
   });
@@ -89,6 +95,10 @@ if (testDb === 'postgres') {
         // With the row locked elsewhere, only a refusal can finish before the lock timeout.
         const [outcome] = await placeSameProductOrders(db, product, [input(userId, product, 2)]);
         assert.equal(outcome!.kind === 'failed' && outcome!.reason, 'INSUFFICIENT_STOCK');
+        // A batch none of whose orders the stock can serve is refused the same way, coupon first.
+        const stranger = await issueCoupon(db, uniqueUser());
+        const outcomes = await placeSameProductOrders(db, product, [input(userId, product, 2, { couponId: stranger }), input(userId, product, 3)]);
+        assert.deepEqual(outcomes.map((o) => (o.kind === 'failed' ? o.reason : o.kind)), ['INVALID_COUPON', 'INSUFFICIENT_STOCK']);
       } finally {
         await holder.query('ROLLBACK');
         await holder.end();
