@@ -66,7 +66,7 @@ export async function seedBase(db: pg.Pool, products: number, users: number): Pr
 export async function writeTokens(file: string, userIds: readonly string[], secret: string): Promise<void> {
   const auth = new Authenticator(secret);
   const tokens: string[] = [];
-  for (const userId of userIds) tokens.push(await auth.sign(userId, { expiresIn: '4h' }));
+  for (const userId of userIds) tokens.push(auth.sign(userId, { expiresIn: '4h' }));
   writeFileSync(file, tokens.join('\n') + '\n');
 }
 

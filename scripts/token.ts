@@ -11,4 +11,4 @@ if (userId === undefined || userId.length > 64) {
 const expiresIndex = args.indexOf('--expires');
 const expiresIn = expiresIndex >= 0 ? args[expiresIndex + 1] : '24h';
 const auth = new Authenticator(loadConfig().jwtSecret);
-console.log(await auth.sign(userId, { admin: args.includes('--admin'), expiresIn }));
+console.log(auth.sign(userId, { admin: args.includes('--admin'), expiresIn }));

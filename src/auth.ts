@@ -2,7 +2,7 @@
  * Bearer tokens (SPEC §3): HS256 only, `exp` required, `sub` is the user id
  * (1–64 characters), `role: "admin"` grants the admin routes.
  */
-import { SignJWT, jwtVerify } from 'jose';
+import { createSigner, createVerifier } from 'fast-jwt';
 import { AppError, messages } from './errors.js';
 
 export type Principal = Readonly<{ userId: string; admin: boolean }>;
@@ -14,14 +14,17 @@ type CachedPrincipal = { principal: Principal; expiresAtMs: number };
 const cacheSizeMax = 100_000;
 
 export class Authenticator {
-  readonly #key: Uint8Array;
+  readonly #secret: string;
+  /** Synchronous HMAC through node:crypto: a few microseconds, where WebCrypto's asynchronous job took tens. */
+  readonly #verify: (token: string) => Record<string, unknown>;
   readonly #cache = new Map<string, CachedPrincipal>();
 
   constructor(secret: string) {
-    this.#key = new TextEncoder().encode(secret);
+    this.#secret = secret;
+    this.#verify = createVerifier({ key: secret, algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] });
   }
 
-  async authenticate(header: string | undefined, nowMs = Date.now()): Promise<Principal> {
+  authenticate(header: string | undefined, nowMs = Date.now()): Principal {
     const match = header === undefined ? null : /^Bearer ([A-Za-z0-9_\-.]{1,4096})$/.exec(header);
     if (match === null) throw unauthorized();
     const token = match[1]!;
@@ -30,30 +33,22 @@ export class Authenticator {
 
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, this.#key, {
-        algorithms: ['HS256'],
-        requiredClaims: ['exp', 'sub'],
-        currentDate: new Date(nowMs),
-      }));
+      payload = this.#verify(token);
     } catch {
       throw unauthorized();
     }
     const { sub, role, exp } = payload;
-    if (typeof sub !== 'string' || sub.length < 1 || sub.length > 64 || typeof exp !== 'number') throw unauthorized();
+    if (typeof sub !== 'string' || sub.length < 1 || sub.length > 64 || typeof exp !== 'number' || exp * 1000 <= nowMs) throw unauthorized();
     const principal: Principal = Object.freeze({ userId: sub, admin: role === 'admin' });
     if (this.#cache.size >= cacheSizeMax) this.#cache.clear();
     this.#cache.set(token, { principal, expiresAtMs: exp * 1000 });
     return principal;
   }
 
-  async sign(userId: string, options: { admin?: boolean; expiresIn?: string } = {}): Promise<string> {
-    const claims = options.admin === true ? { role: 'admin' } : {};
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(userId)
-      .setIssuedAt()
-      .setExpirationTime(options.expiresIn ?? '1h')
-      .sign(this.#key);
+  /** `expiresIn` as a duration: '90s', '15m', '1h', '7d'. */
+  sign(userId: string, options: { admin?: boolean; expiresIn?: string } = {}): string {
+    const sign = createSigner({ key: this.#secret, algorithm: 'HS256', expiresIn: options.expiresIn ?? '1h' });
+    return sign({ sub: userId, ...(options.admin === true ? { role: 'admin' } : {}) });
   }
 }
 

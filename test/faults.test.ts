@@ -54,7 +54,7 @@ if (testDb === 'postgres') {
     for (let i = 0; i < users; i++) {
       const userId = uniqueUser('fault');
       shop.userIds.push(userId);
-      shop.tokens.set(userId, await auth.sign(userId));
+      shop.tokens.set(userId, auth.sign(userId));
       await fundWallet(db, userId, 100_000);
       if (i % 3 === 0) shop.coupons.set(userId, await issueCoupon(db, userId, { discountType: 'RATE', discountValue: 10 }));
     }

@@ -101,7 +101,7 @@ export function uniqueUser(prefix = 'user'): string {
 }
 
 export async function bearer(auth: Authenticator, userId: string, admin = false): Promise<Record<string, string>> {
-  return { authorization: `Bearer ${await auth.sign(userId, { admin })}` };
+  return { authorization: `Bearer ${auth.sign(userId, { admin })}` };
 }
 
 type InjectArgs = { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; headers?: Record<string, string>; body?: unknown };
