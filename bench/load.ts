@@ -30,12 +30,25 @@ export type LoadResult = {
   /** Answers other than 2xx plus socket errors and timeouts. */
   errors: number;
   durationS: number;
+  /** From the first 410 answer on (a coupon burst once sold out), when there was one. */
+  soldOut?: { throughput: number; answers: number; durationS: number };
 };
 
 type WrkResult = {
   durationUs: number; activeUs: number; requests: number; p50Us: number; p99Us: number;
+  /** Wall-clock µs of the first request and the last real answer; of the first 410, and the answers from it on. */
+  firstUs: number; lastUs: number; goneUs: number; afterGone: number;
   socketErrors: number; statuses: Record<string, number>;
 };
+
+/** Throughput from the first 410 of any wrk process to the last answer of all. */
+function soldOutFigure(results: readonly WrkResult[]): LoadResult['soldOut'] {
+  const gone = results.filter((r) => r.goneUs > 0);
+  if (gone.length === 0) return undefined;
+  const answers = gone.reduce((a, r) => a + r.afterGone, 0);
+  const durationUs = Math.max(1, Math.max(...results.map((r) => r.lastUs)) - Math.min(...gone.map((r) => r.goneUs)));
+  return { throughput: answers / (durationUs / 1e6), answers, durationS: durationUs / 1e6 };
+}
 
 const script = join(rootDir, 'bench/wrk/generator.lua');
 let runCounter = 0;
@@ -100,6 +113,7 @@ function merge(results: readonly WrkResult[], countBounded: boolean): LoadResult
     statuses,
     errors: non2xx + results.reduce((a, r) => a + r.socketErrors, 0),
     durationS: durationUs / 1e6,
+    soldOut: soldOutFigure(results),
   };
 }
 

@@ -46,6 +46,9 @@ statuses = {}
 -- always the full -d, which is wrong for count-bounded runs.
 firstUs = 0
 lastUs = 0
+-- A coupon burst's first 410 (the quota is gone) and the answers from then on.
+goneUs = 0
+afterGone = 0
 
 function init(args)
   for _, a in ipairs(args) do
@@ -157,6 +160,8 @@ function response(status, headers, body)
   end
   answered = answered + 1
   lastUs = nowUs()
+  if goneUs == 0 and status == 410 then goneUs = lastUs end
+  if goneUs > 0 then afterGone = afterGone + 1 end
   statuses[status] = (statuses[status] or 0) + 1
   if answered % 500 == 0 then writeProgress(false) end
   if quota >= 0 and answered >= quota then finish() end
@@ -173,19 +178,21 @@ function done(summary, latency, requests)
       end
     end
   end
-  local startUs, endUs = 0, 0
+  local startUs, endUs, gone, after = 0, 0, 0, 0
   for _, t in ipairs(threads) do
-    local a, b = t:get("firstUs"), t:get("lastUs")
+    local a, b, c = t:get("firstUs"), t:get("lastUs"), t:get("goneUs")
     if a > 0 and (startUs == 0 or a < startUs) then startUs = a end
     if b > endUs then endUs = b end
+    if c > 0 and (gone == 0 or c < gone) then gone = c end
+    after = after + t:get("afterGone")
   end
   local tally = {}
   for code, n in pairs(parts) do tally[#tally + 1] = '"' .. code .. '":' .. n end
   local e = summary.errors
   io.write(string.format(
     'BENCH_RESULT {"durationUs":%d,"activeUs":%d,"requests":%d,"bytes":%d,"p50Us":%d,"p90Us":%d,"p99Us":%d,"maxUs":%d,' ..
-    '"socketErrors":%d,"statuses":{%s}}\n',
+    '"firstUs":%d,"lastUs":%d,"goneUs":%d,"afterGone":%d,"socketErrors":%d,"statuses":{%s}}\n',
     summary.duration, math.max(0, endUs - startUs), summary.requests, summary.bytes,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    e.connect + e.read + e.write + e.timeout, table.concat(tally, ",")))
+    startUs, endUs, gone, after, e.connect + e.read + e.write + e.timeout, table.concat(tally, ",")))
 end
