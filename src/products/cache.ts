@@ -5,44 +5,84 @@
  *   every price under lock and asks for a recomputation when one differs, so a
  *   stale price costs a retry, never money. Products are never deleted, so an
  *   entry also proves the product exists.
- * - `GET /api/products/:id` serves an entry younger than `freshMs`. Writes
- *   through this process (admin edits, payments, cancels) refresh or drop the
- *   entry at once; writes through another instance show within `freshMs`.
+ * - `GET /api/products/:id` serves an entry younger than `freshMs`, counted
+ *   from when the read that filled it started. Writes through this process
+ *   (admin edits, payments, cancels) refresh or drop the entry at once, and a
+ *   read that overlapped such a write does not refill it; writes through
+ *   another instance show within `freshMs`.
+ * - Reads that miss at the same moment share one query: under load over a
+ *   wide catalogue, entries keep expiring, and one round trip per miss would
+ *   queue for the pool.
  */
+import { KeyedBatcher } from '../batcher.js';
 import type { Queryable } from '../db.js';
-import { findProduct, findProducts, listProducts } from './queries.js';
+import { findProducts, listProducts } from './queries.js';
 import type { Product } from './schemas.js';
 
 const entriesMax = 200_000;
 const warmEntriesMax = 100_000;
+/** Ids per shared read, and shared reads in flight per database (well under the pool size). */
+const loadBatchSizeMax = 200;
+const loadsInFlightMax = 2;
 
-type Entry = { product: Product; fetchedAtMs: number };
+type Entry = {
+  product: Product;
+  fetchedAtMs: number;
+  /** The last write through this process; a read that started before it must not refill the entry. */
+  writtenAtMs: number;
+};
 
 export class ProductCache {
   readonly #entries = new Map<number, Entry>();
+  readonly #loads = new KeyedBatcher<Queryable, number, Product | undefined>(
+    (db, ids) => this.#load(db, ids),
+    loadBatchSizeMax,
+    loadsInFlightMax,
+  );
 
   constructor(
     readonly freshMs: number,
     readonly nowMs: () => number = Date.now,
   ) {}
 
+  /** The product as a write through this process left it. */
   remember(product: Product): void {
+    const now = this.nowMs();
+    this.#set(product, now, now);
+  }
+
+  #set(product: Product, fetchedAtMs: number, writtenAtMs: number): void {
     if (this.#entries.size >= entriesMax && !this.#entries.has(product.id)) this.#entries.clear();
-    this.#entries.set(product.id, { product, fetchedAtMs: this.nowMs() });
+    this.#entries.set(product.id, { product, fetchedAtMs, writtenAtMs });
+  }
+
+  async #load(db: Queryable, ids: number[]): Promise<Array<Product | undefined>> {
+    const startedAtMs = this.nowMs();
+    const found = new Map((await findProducts(db, [...new Set(ids)])).map((product) => [product.id, product]));
+    for (const product of found.values()) {
+      const entry = this.#entries.get(product.id);
+      if (entry === undefined || entry.writtenAtMs < startedAtMs) this.#set(product, startedAtMs, entry?.writtenAtMs ?? -Infinity);
+    }
+    return ids.map((id) => found.get(id));
   }
 
   /** Loads the catalogue (its first `entriesMax` products) so that pricing an order rarely needs a read. */
   async warm(db: Queryable): Promise<number> {
+    const startedAtMs = this.nowMs();
     const products = await listProducts(db, 0, warmEntriesMax);
-    for (const product of products) this.remember(product);
+    for (const product of products) this.#set(product, startedAtMs, -Infinity);
     return products.length;
   }
 
   /** After a write that changed these products' stock: the next read goes to the database. */
   forget(productIds: Iterable<number>): void {
+    const now = this.nowMs();
     for (const id of productIds) {
       const entry = this.#entries.get(id);
-      if (entry !== undefined) entry.fetchedAtMs = -Infinity;
+      if (entry !== undefined) {
+        entry.fetchedAtMs = -Infinity;
+        entry.writtenAtMs = now;
+      }
     }
   }
 
@@ -50,9 +90,7 @@ export class ProductCache {
   async fresh(db: Queryable, productId: number): Promise<Product | undefined> {
     const entry = this.#entries.get(productId);
     if (entry !== undefined && this.nowMs() - entry.fetchedAtMs < this.freshMs) return entry.product;
-    const product = await findProduct(db, productId);
-    if (product !== undefined) this.remember(product);
-    return product;
+    return this.#loads.submit(db, productId);
   }
 
   /**
@@ -61,13 +99,12 @@ export class ProductCache {
    */
   async pricesOf(db: Queryable, productIds: readonly number[], refresh = false): Promise<Map<number, number>> {
     const missing = refresh ? productIds : productIds.filter((id) => !this.#entries.has(id));
-    if (missing.length > 0) {
-      for (const product of await findProducts(db, missing)) this.remember(product);
-    }
+    const loaded = missing.length > 0 ? await this.#load(db, [...missing]) : [];
     const prices = new Map<number, number>();
+    for (const product of loaded) if (product !== undefined) prices.set(product.id, product.price);
     for (const id of productIds) {
       const entry = this.#entries.get(id);
-      if (entry !== undefined) prices.set(id, entry.product.price);
+      if (entry !== undefined && !prices.has(id)) prices.set(id, entry.product.price);
     }
     return prices;
   }

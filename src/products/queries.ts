@@ -28,11 +28,6 @@ export async function updateProduct(db: Queryable, id: number, patch: PatchProdu
   return row === undefined ? undefined : rowToProduct(row);
 }
 
-export async function findProduct(db: Queryable, id: number): Promise<Product | undefined> {
-  const [row] = await db.query<ProductRow>(`SELECT ${columns} FROM products WHERE id = $1`, [id]);
-  return row === undefined ? undefined : rowToProduct(row);
-}
-
 export async function findProducts(db: Queryable, ids: readonly number[]): Promise<Product[]> {
   const rows = await db.query<ProductRow>(`SELECT ${columns} FROM products WHERE id = ANY($1::bigint[])`, [ids]);
   return rows.map(rowToProduct);
