@@ -69,8 +69,8 @@ export async function placeOrder(db: Queryable, input: PlaceOrderInput): Promise
 
 /**
  * Single-line orders of one product, paid in one transaction with one commit
- * (migrations/007_order_batch.sql); an order whose idempotency key or id met
- * a unique constraint answers 'stale', to be looked at again.
+ * (migrations/008_order_batch_once.sql); an order whose idempotency key or id
+ * is taken by another transaction answers 'stale', to be looked at again.
  */
 export async function placeSameProductOrders(db: Queryable, productId: number, inputs: readonly PlaceOrderInput[]): Promise<PlaceOrderOutcome[]> {
   assert.ok(inputs.every((input) => input.lines.length === 1 && input.lines[0]!.productId === productId));

@@ -52,7 +52,7 @@ export function requestHash(body: CreateOrderBody): string {
 
 export type OrderDeps = Pick<AppContext, 'db' | 'journal' | 'orderBatcher'> & { products: ProductCache; couponTerms: CouponTermsCache };
 
-/** Few enough that a batch's subtransactions stay within PostgreSQL's per-transaction cache of them. */
+/** A batch holds its product's lock while it runs; this keeps that hold to a few milliseconds. */
 const orderBatchSizeMax = 32;
 /**
  * Batches of one product in flight at once, per process: refusals take no
