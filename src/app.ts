@@ -192,8 +192,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(
     async (api: Api) => {
-      api.addHook('onRequest', async (request) => {
-        request.principal = await auth.authenticate(request.headers.authorization);
+      // A callback hook: authentication is synchronous, and this runs on every request.
+      api.addHook('onRequest', (request, _reply, done) => {
+        try {
+          request.principal = auth.authenticate(request.headers.authorization);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        done();
       });
       await productRoutes(api);
       await pointRoutes(api);

@@ -97,11 +97,22 @@ export class PopularProducts {
     return this.#body;
   }
 
-  async #fresh(): Promise<void> {
+  /** The JSON body when it may be answered right now (the usual case), else undefined: then wait for `body()`. */
+  bodyNow(): string | undefined {
+    return this.#usable() ? this.#body : undefined;
+  }
+
+  /** Whether the list may be answered as it is; starts a background refresh when one is due. */
+  #usable(): boolean {
     const age = performance.now() - this.#asOf;
+    if (age >= popularStaleMs) return false;
+    if (age >= popularRefreshMs) this.#start().catch((error: unknown) => this.log.warn({ err: error }, 'popular products refresh failed'));
+    return true;
+  }
+
+  async #fresh(): Promise<void> {
     // A refresh in flight started after the list was taken, so joining it keeps the bound.
-    if (age >= popularStaleMs) await this.#start();
-    else if (age >= popularRefreshMs) this.#start().catch((error: unknown) => this.log.warn({ err: error }, 'popular products refresh failed'));
+    if (!this.#usable()) await this.#start();
   }
 
   /** Recomputes the list from a query that starts after this call; concurrent callers share it. */
