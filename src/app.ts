@@ -25,9 +25,8 @@ import { AppError, messages } from './errors.js';
 import { migrate } from './migrate.js';
 import { CursorCodec } from './pagination.js';
 import { couponRoutes } from './coupons/routes.js';
-import { CouponTermsCache } from './coupons/state.js';
 import { orderRoutes } from './orders/routes.js';
-import { makeOrderBatcher, type OrderBatcher } from './orders/service.js';
+import { makePaymentBatcher, type PaymentBatcher } from './orders/service.js';
 import { pointRoutes } from './points/routes.js';
 import { ProductCache } from './products/cache.js';
 import { PopularProducts } from './products/popular.js';
@@ -41,8 +40,7 @@ export type AppContext = Readonly<{
   auth: Authenticator;
   cursors: CursorCodec;
   products: ProductCache;
-  couponTerms: CouponTermsCache;
-  orderBatcher: OrderBatcher;
+  payments: PaymentBatcher;
   popular: PopularProducts;
   journal: PendingJournal;
   recovery: RecoveryWorker;
@@ -154,8 +152,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     auth,
     cursors: new CursorCodec(config.jwtSecret),
     products,
-    couponTerms: new CouponTermsCache(),
-    orderBatcher: makeOrderBatcher(db),
+    payments: makePaymentBatcher(db),
     popular: new PopularProducts(db, now, app.log, {
       candidatesMax: 100,
       grownMax: 500,

@@ -10,6 +10,8 @@ import { mkdtemp, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { isUniqueViolation } from '../src/db.js';
+import { payOrders } from '../src/orders/queries.js';
 import { requestHash } from '../src/orders/service.js';
 import { PendingJournal, type PendingEntry } from '../src/recovery/journal.js';
 import { RecoveryWorker } from '../src/recovery/worker.js';
@@ -72,8 +74,8 @@ describe('recovery of orders answered 202', () => {
     assert.equal(again.body.status, 'canceled');
     // The lost payment, arriving late, can no longer commit.
     await assert.rejects(
-      db.query(`SELECT * FROM place_order($1, $2, $3, 'h', $4::bigint[], $5::bigint[], $6::bigint[], NULL, true, 2000, 0)`, [entry.orderId, userId, randomUUID(), [product], [2], [1_000]]),
-      (error: { code?: string }) => error.code === '23505',
+      payOrders(db, [{ orderId: entry.orderId, userId, key: randomUUID(), requestHash: 'h', lines: [{ productId: product, quantity: 2 }], couponId: null }]),
+      (error) => isUniqueViolation(error),
     );
     assert.equal(await stockOf(db, product), 5);
   });
@@ -116,7 +118,7 @@ describe('recovery of orders answered 202', () => {
     const product = await makeProduct(db, 1_000, 5);
     const entry = entryFor(userId, [{ productId: product, quantity: 1, unitPrice: 1_000 }]);
     // Another instance did not know the key and paid a fresh order with it.
-    await db.query(`SELECT * FROM place_order($1, $2, $3, 'h', $4::bigint[], '{1}', '{1000}', NULL, true, 1000, 0)`, [randomUUID(), userId, entry.key, [product]]);
+    await payOrders(db, [{ orderId: randomUUID(), userId, key: entry.key, requestHash: 'h', lines: [{ productId: product, quantity: 1 }], couponId: null }]);
     await journal.append(entry);
     await recovery.tick();
     assert.equal((await orderRow(entry.orderId))?.status, 'canceled');

@@ -6,8 +6,7 @@
 import assert from 'node:assert/strict';
 import type { Queryable } from '../db.js';
 import { toIso } from '../schemas.js';
-import type { DiscountType } from './discount.js';
-import type { AdminCampaign, CouponStatus, CreateCampaign, UserCoupon } from './schemas.js';
+import type { AdminCampaign, CouponStatus, CreateCampaign, DiscountType, UserCoupon } from './schemas.js';
 
 type CampaignRow = {
   id: number;

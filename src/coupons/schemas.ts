@@ -12,6 +12,7 @@ const DateTime = Type.String({ format: 'date-time', maxLength: 40, description: 
 const NullableDate = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 
 export const DiscountTypeSchema = Type.Union([Type.Literal('FIXED'), Type.Literal('RATE')]);
+export type DiscountType = Static<typeof DiscountTypeSchema>;
 
 export const CreateCampaign = Type.Object(
   {

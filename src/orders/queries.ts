@@ -3,96 +3,114 @@ import type { Queryable } from '../db.js';
 import { toIso } from '../schemas.js';
 import type { Order, OrderItem, OrderStatus } from './schemas.js';
 
-export type PlaceOrderInput = {
+/** One order as the payment receives it: what the client asked for, nothing priced. */
+export type PaymentInput = Readonly<{
   orderId: string;
   userId: string;
   key: string;
   requestHash: string;
-  /** Sorted by product id: the order in which rows are locked. */
-  lines: ReadonlyArray<{ productId: number; quantity: number; unitPrice: number }>;
+  /** Distinct products, sorted by id. */
+  lines: ReadonlyArray<{ productId: number; quantity: number }>;
   couponId: number | null;
-  /** False when the application already knows the coupon is not usable (not the caller's, under its minimum). */
-  couponOk: boolean;
-  totalAmount: number;
-  discountAmount: number;
-};
+}>;
 
-export type PlaceOrderOutcome =
-  | { kind: 'success' | 'failed'; orderId: string; reason: string | null; createdAt: string }
+export const paymentFailures = ['INVALID_COUPON', 'INSUFFICIENT_STOCK', 'INSUFFICIENT_BALANCE'] as const;
+export type PaymentFailure = (typeof paymentFailures)[number];
+
+/** What the payment decided for one order (migrations/011_pay_orders.sql). */
+export type PaymentOutcome =
+  | { kind: 'paid'; orderId: string; items: OrderItem[]; totalAmount: number; discountAmount: number; createdAt: string }
+  | { kind: 'failed'; orderId: string; reason: PaymentFailure }
   | { kind: 'duplicate'; orderId: string; status: OrderStatus; requestHash: string }
-  | { kind: 'stale' | 'not_found' };
+  /** A product does not exist; nothing was recorded. */
+  | { kind: 'not_found' }
+  /** A twin of the same key came earlier in the batch; nothing was recorded, send it again. */
+  | { kind: 'retry' };
 
-type PlaceOrderRow = {
+type PaymentRow = {
+  slot: number;
   outcome: string;
   order_id: string;
   order_status: string | null;
   order_reason: string | null;
   request_hash: string;
   created_at: Date;
+  /** int8[]: the drivers hand its elements over as text. */
+  unit_prices: Array<number | string> | null;
+  total_amount: number;
+  discount_amount: number;
 };
 
-function rowToOutcome(row: PlaceOrderRow): PlaceOrderOutcome {
+const orderStatuses: readonly string[] = ['pending', 'success', 'failed', 'canceled'] satisfies OrderStatus[];
+
+function rowToOutcome(row: PaymentRow, input: PaymentInput): PaymentOutcome {
   switch (row.outcome) {
-    case 'success':
-    case 'failed':
-      return { kind: row.outcome, orderId: row.order_id, reason: row.order_reason, createdAt: toIso(row.created_at) };
+    case 'paid': {
+      const prices = row.unit_prices?.map(Number);
+      assert.ok(prices !== undefined && prices.length === input.lines.length, 'a paid order answers one price per line');
+      assert.ok(prices.every((price) => Number.isSafeInteger(price) && price >= 0), 'prices are non-negative integers');
+      return {
+        kind: 'paid',
+        orderId: row.order_id,
+        items: input.lines.map((line, index) => ({ productId: line.productId, quantity: line.quantity, unitPrice: prices[index]! })),
+        totalAmount: row.total_amount,
+        discountAmount: row.discount_amount,
+        createdAt: toIso(row.created_at),
+      };
+    }
+    case 'failed': {
+      const reason = paymentFailures.find((failure) => failure === row.order_reason);
+      assert.ok(reason !== undefined, `pay_orders failed an order for an unknown reason: ${row.order_reason}`);
+      return { kind: 'failed', orderId: row.order_id, reason };
+    }
     case 'duplicate':
+      assert.ok(row.order_status !== null && orderStatuses.includes(row.order_status), `unknown order status ${row.order_status}`);
       return { kind: 'duplicate', orderId: row.order_id, status: row.order_status as OrderStatus, requestHash: row.request_hash };
-    case 'stale':
     case 'not_found':
+    case 'retry':
       return { kind: row.outcome };
     default:
-      throw new Error(`place_order returned an unknown outcome: ${row.outcome}`);
+      assert.fail(`pay_orders answered an unknown outcome: ${row.outcome}`);
   }
 }
 
-/** One round trip: the whole payment, or a failed order, or nothing (see migrations/004_orders.sql). */
-export async function placeOrder(db: Queryable, input: PlaceOrderInput): Promise<PlaceOrderOutcome> {
-  const rows = await db.query<PlaceOrderRow>(
-    `SELECT * FROM place_order($1, $2, $3, $4, $5::bigint[], $6::bigint[], $7::bigint[], $8, $9, $10, $11)`,
-    [
-      input.orderId,
-      input.userId,
-      input.key,
-      input.requestHash,
-      input.lines.map((line) => line.productId),
-      input.lines.map((line) => line.quantity),
-      input.lines.map((line) => line.unitPrice),
-      input.couponId,
-      input.couponOk,
-      input.totalAmount,
-      input.discountAmount,
-    ],
-  );
-  return rowToOutcome(rows[0]!);
-}
-
 /**
- * Single-line orders of one product, paid in one transaction with one commit
- * (migrations/008_order_batch_once.sql); an order whose idempotency key or id
- * is taken by another transaction answers 'stale', to be looked at again.
+ * Pays a batch of orders in one statement, one transaction, one commit: one
+ * outcome per input, in order. A unique violation means a concurrent
+ * transaction recorded one of these keys or ids first; nothing was written.
  */
-export async function placeSameProductOrders(db: Queryable, productId: number, inputs: readonly PlaceOrderInput[]): Promise<PlaceOrderOutcome[]> {
-  assert.ok(inputs.every((input) => input.lines.length === 1 && input.lines[0]!.productId === productId));
-  const rows = await db.query<PlaceOrderRow & { slot: number }>(
-    `SELECT * FROM place_orders($1::uuid[], $2::text[], $3::text[], $4::text[], $5, $6::bigint[], $7::bigint[],
-                                $8::bigint[], $9::boolean[], $10::bigint[], $11::bigint[]) ORDER BY slot`,
+export async function payOrders(db: Queryable, inputs: readonly PaymentInput[]): Promise<PaymentOutcome[]> {
+  assert.ok(inputs.length > 0);
+  const lineSlots: number[] = [];
+  const lineProducts: number[] = [];
+  const lineQuantities: number[] = [];
+  inputs.forEach((input, index) => {
+    assert.ok(input.lines.length > 0, 'an order has at least one line');
+    for (const line of input.lines) {
+      lineSlots.push(index + 1);
+      lineProducts.push(line.productId);
+      lineQuantities.push(line.quantity);
+    }
+  });
+  const rows = await db.query<PaymentRow>(
+    `SELECT * FROM pay_orders($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::bigint[], $8::bigint[])
+       ORDER BY slot`,
     [
       inputs.map((input) => input.orderId),
       inputs.map((input) => input.userId),
       inputs.map((input) => input.key),
       inputs.map((input) => input.requestHash),
-      productId,
-      inputs.map((input) => input.lines[0]!.quantity),
-      inputs.map((input) => input.lines[0]!.unitPrice),
       inputs.map((input) => input.couponId),
-      inputs.map((input) => input.couponOk),
-      inputs.map((input) => input.totalAmount),
-      inputs.map((input) => input.discountAmount),
+      lineSlots,
+      lineProducts,
+      lineQuantities,
     ],
   );
-  assert.equal(rows.length, inputs.length);
-  return rows.map(rowToOutcome);
+  assert.equal(rows.length, inputs.length, 'pay_orders answers one row per order');
+  return rows.map((row, index) => {
+    assert.equal(row.slot, index + 1);
+    return rowToOutcome(row, inputs[index]!);
+  });
 }
 
 type OrderRow = {

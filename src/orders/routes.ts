@@ -29,7 +29,7 @@ function orderNotFound(): AppError {
 }
 
 export async function orderRoutes(api: Api): Promise<void> {
-  const { db, cursors, products, journal, couponTerms, orderBatcher } = api.ctx;
+  const { db, cursors, products, journal, payments, now } = api.ctx;
 
   api.post(
     '/orders',
@@ -43,7 +43,7 @@ export async function orderRoutes(api: Api): Promise<void> {
       },
     },
     async (request, reply) => {
-      const result = await createOrder({ db, products, journal, couponTerms, orderBatcher }, request.principal.userId, request.headers['idempotency-key'], request.body);
+      const result = await createOrder({ payments, journal, products, now }, request.principal.userId, request.headers['idempotency-key'], request.body);
       products.forget(request.body.items.map((line) => line.productId));
       if (result.kind === 'paid') return result.order;
       return reply.code(202).send({ code: 'ORDER_PENDING', message: orderMessages.pending, orderId: result.orderId, status: 'pending' });

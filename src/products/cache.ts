@@ -1,10 +1,9 @@
 /**
  * Products as this process last read them.
  *
- * - Pricing an order uses any cached price, however old: the payment re-checks
- *   every price under lock and asks for a recomputation when one differs, so a
- *   stale price costs a retry, never money. Products are never deleted, so an
- *   entry also proves the product exists.
+ * - The payment prices orders itself, under lock. The only use of an old
+ *   entry is `knownPriceOf`: the estimate a pending order shows when the
+ *   payment's answer was lost (src/recovery/journal.ts).
  * - `GET /api/products/:id` serves an entry younger than `freshMs`, counted
  *   from when the read that filled it started. Writes through this process
  *   (admin edits, payments, cancels) refresh or drop the entry at once, and a
@@ -66,7 +65,7 @@ export class ProductCache {
     return ids.map((id) => found.get(id));
   }
 
-  /** Loads the catalogue (its first `entriesMax` products) so that pricing an order rarely needs a read. */
+  /** Loads the first `warmEntriesMax` products, so that a pending order's estimate rarely lacks a price. */
   async warm(db: Queryable): Promise<number> {
     const startedAtMs = this.nowMs();
     const products = await listProducts(db, 0, warmEntriesMax);
@@ -93,19 +92,8 @@ export class ProductCache {
     return this.#loads.submit(db, productId);
   }
 
-  /**
-   * Prices of these products, read from the database for those not cached (or
-   * all of them with `refresh`); products that do not exist are absent.
-   */
-  async pricesOf(db: Queryable, productIds: readonly number[], refresh = false): Promise<Map<number, number>> {
-    const missing = refresh ? productIds : productIds.filter((id) => !this.#entries.has(id));
-    const loaded = missing.length > 0 ? await this.#load(db, [...missing]) : [];
-    const prices = new Map<number, number>();
-    for (const product of loaded) if (product !== undefined) prices.set(product.id, product.price);
-    for (const id of productIds) {
-      const entry = this.#entries.get(id);
-      if (entry !== undefined && !prices.has(id)) prices.set(id, entry.product.price);
-    }
-    return prices;
+  /** The last price this process saw for the product, however old; no I/O. */
+  knownPriceOf(productId: number): number | undefined {
+    return this.#entries.get(productId)?.product.price;
   }
 }

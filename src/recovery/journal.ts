@@ -12,10 +12,21 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PlaceOrderInput } from '../orders/queries.js';
+import type { PaymentInput } from '../orders/queries.js';
 
-/** The payment's input as sent (less the application's coupon verdict), and when the client was told 202 (ISO). */
-export type PendingEntry = Omit<PlaceOrderInput, 'couponOk'> & { at: string };
+/**
+ * The payment's input as sent, and when the client was told 202 (ISO). The
+ * prices are those this process last knew (the payment reads its own under
+ * lock and its answer was lost), so the amounts are an estimate: the record
+ * of an order that never reached the database, and what a pending order
+ * shows until recovery settles it.
+ */
+export type PendingEntry = Omit<PaymentInput, 'lines'> & {
+  lines: Array<{ productId: number; quantity: number; unitPrice: number }>;
+  totalAmount: number;
+  discountAmount: number;
+  at: string;
+};
 
 type Record = { type: 'pending'; entry: PendingEntry } | { type: 'settled'; orderId: string };
 

@@ -1,0 +1,270 @@
+-- The one payment: pay_orders decides and records a batch of 1..N orders of
+-- any shape (one or many lines, any products, with or without a coupon) in
+-- one statement, one transaction, one commit. It replaces place_order (004)
+-- and place_orders (007, 008), which held the same rules twice and took
+-- their locks in different orders. A single order is a batch of one.
+--
+-- Lock order, the same for every transaction that takes more than one of
+-- these rows (the payment, the user's cancel, recovery's compensation):
+--   coupons by id → products by id → wallets by user id.
+-- Every lock the batch needs is taken up front, in that order, before any
+-- row is written, so two batches that share rows wait for each other but
+-- never in a cycle: no deadlocks, whatever the batches hold.
+--
+-- Each order is then decided in arrival (slot) order against the running
+-- stock, balances and coupon states, by SPEC §7's precedence:
+--   duplicate key → products exist → coupon → stock → balance.
+-- A line is charged the product's price as read under its lock; the total,
+-- the coupon's minimum and the discount are computed from it here
+-- (coupon_discount below is the only implementation of the discount). So
+-- a concurrent price change never fails an order: it only decides which
+-- price the order pays.
+--
+-- Refusals need no lock: the batch is first decided against a plain read.
+-- When no order of it can be paid as of that read (a sold-out product, an
+-- empty wallet, a used coupon), the refusals are recorded without locking
+-- anything, and a crowd after a sell-out never queues for the hot row.
+-- Otherwise the read is taken again under lock and that decision stands.
+--
+-- Outcomes, one row per slot:
+--   paid, failed (reason = INVALID_COUPON | INSUFFICIENT_STOCK | INSUFFICIENT_BALANCE)
+--       the order is recorded; paid ones with their effects;
+--   duplicate  an order with this (user, key) exists: its id, status, hash;
+--   not_found  a product does not exist: nothing recorded, the key stays free;
+--   retry      an earlier slot of the same batch has the same (user, key):
+--              nothing recorded; sent again, it finds its twin as a duplicate.
+-- A concurrent transaction that records the same (user, key) or id first
+-- (another instance's twin, a recovery fence) makes the orders insert fail
+-- with a unique violation: the whole batch rolls back, nothing is written,
+-- and the caller sends its orders again.
+--
+-- Every touched row is written once per batch: one insert of the orders,
+-- one of their lines, one update per product, sales bucket, wallet and
+-- coupon, one insert of the ledger entries.
+DROP FUNCTION place_orders(uuid[], text[], text[], text[], bigint, bigint[], bigint[], bigint[], boolean[], bigint[], bigint[]);
+DROP FUNCTION place_order(uuid, text, text, text, bigint[], bigint[], bigint[], bigint, boolean, bigint, bigint);
+
+-- SPEC §6: FIXED takes min(value, total); RATE takes floor(total × value / 100),
+-- capped by max_discount (least() ignores a NULL cap). Integer division
+-- truncates, which is floor for the non-negative amounts the constraints allow.
+CREATE FUNCTION coupon_discount(p_type text, p_value bigint, p_max bigint, p_total bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE p_type
+           WHEN 'FIXED' THEN least(p_value, p_total)
+           WHEN 'RATE' THEN least(p_total * p_value / 100, p_max)
+         END
+$$;
+
+CREATE FUNCTION pay_orders(
+  p_order_ids        uuid[],
+  p_user_ids         text[],
+  p_keys             text[],
+  p_hashes           text[],
+  p_coupon_ids       bigint[],
+  -- The lines of every order, flattened: each line's order slot (1-based),
+  -- grouped by slot in slot order.
+  p_line_slots       integer[],
+  p_line_products    bigint[],
+  p_line_quantities  bigint[]
+) RETURNS TABLE (slot integer, outcome text, order_id uuid, order_status text, order_reason text, request_hash text,
+                 created_at timestamptz, unit_prices bigint[], total_amount bigint, discount_amount bigint)
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
+#variable_conflict use_column
+DECLARE
+  v_now         timestamptz := now();
+  v_orders      integer := cardinality(p_order_ids);
+  v_locked      boolean := false;
+  v_reason      text;
+  v_total       bigint;
+  v_paid        bigint;
+  v_line        integer;
+  v_p           integer;
+  v_c           integer;
+  v_w           integer;
+  -- The batch's products by id, wallets by user id and coupons by id, as read:
+  pr_id bigint[];  pr_stock bigint[];  pr_price bigint[];  pr_sold bigint[];
+  w_user text[];   w_balance bigint[]; w_used bigint[];
+  c_id bigint[];   c_owner text[];     c_live boolean[];   c_type text[];  c_value bigint[];  c_max bigint[];  c_min bigint[];
+  -- Per line: its product's index in pr_*.
+  l_product integer[];
+  -- Per order: its lines' range, its twin's slot, its coupon's and wallet's index, the existing order for its key.
+  o_first integer[];  o_last integer[];  o_twin integer[];  o_coupon integer[];  o_wallet integer[];
+  e_id uuid[];  e_status text[];  e_reason text[];  e_hash text[];  e_created timestamptz[];
+  -- Per order: the decision.
+  d_outcome text[];  d_reason text[];  d_total bigint[];  d_discount bigint[];  d_after bigint[];
+BEGIN
+  SELECT array_agg(s.first ORDER BY s.slot), array_agg(s.last ORDER BY s.slot)
+    INTO o_first, o_last
+    FROM (SELECT g AS slot, min(l.n)::int AS first, max(l.n)::int AS last
+            FROM generate_series(1, v_orders) g
+            LEFT JOIN unnest(p_line_slots) WITH ORDINALITY AS l (slot, n) ON l.slot = g
+           GROUP BY g) s;
+  SELECT array_agg(t.twin ORDER BY t.n) INTO o_twin
+    FROM (SELECT r.n, first_value(r.n) OVER (PARTITION BY r.u, r.k ORDER BY r.n)::int AS twin
+            FROM unnest(p_user_ids, p_keys) WITH ORDINALITY AS r (u, k, n)) t;
+
+  -- Pass 1 decides on a plain read; pass 2, only if pass 1 would pay some
+  -- order, reads again under lock and decides for good.
+  LOOP
+    IF v_locked THEN
+      SELECT array_agg(c.id ORDER BY c.id), array_agg(c.user_id ORDER BY c.id),
+             array_agg(c.status = 'AVAILABLE' AND c.expires_at > v_now ORDER BY c.id),
+             array_agg(k.discount_type ORDER BY c.id), array_agg(k.discount_value ORDER BY c.id),
+             array_agg(k.max_discount_amount ORDER BY c.id), array_agg(k.min_order_amount ORDER BY c.id)
+        INTO c_id, c_owner, c_live, c_type, c_value, c_max, c_min
+        FROM (SELECT * FROM coupons WHERE id = ANY (p_coupon_ids) ORDER BY id FOR UPDATE) c
+        JOIN coupon_campaigns k ON k.id = c.campaign_id;
+      SELECT array_agg(p.id ORDER BY p.id), array_agg(p.stock ORDER BY p.id), array_agg(p.price ORDER BY p.id)
+        INTO pr_id, pr_stock, pr_price
+        FROM (SELECT id, stock, price FROM products WHERE id = ANY (p_line_products) ORDER BY id FOR UPDATE) p;
+      SELECT array_agg(w.user_id ORDER BY w.user_id), array_agg(w.balance ORDER BY w.user_id)
+        INTO w_user, w_balance
+        FROM (SELECT user_id, balance FROM wallets WHERE user_id = ANY (p_user_ids) ORDER BY user_id FOR UPDATE) w;
+    ELSE
+      SELECT array_agg(c.id ORDER BY c.id), array_agg(c.user_id ORDER BY c.id),
+             array_agg(c.status = 'AVAILABLE' AND c.expires_at > v_now ORDER BY c.id),
+             array_agg(k.discount_type ORDER BY c.id), array_agg(k.discount_value ORDER BY c.id),
+             array_agg(k.max_discount_amount ORDER BY c.id), array_agg(k.min_order_amount ORDER BY c.id)
+        INTO c_id, c_owner, c_live, c_type, c_value, c_max, c_min
+        FROM coupons c JOIN coupon_campaigns k ON k.id = c.campaign_id
+       WHERE c.id = ANY (p_coupon_ids);
+      SELECT array_agg(p.id ORDER BY p.id), array_agg(p.stock ORDER BY p.id), array_agg(p.price ORDER BY p.id)
+        INTO pr_id, pr_stock, pr_price
+        FROM products p WHERE p.id = ANY (p_line_products);
+      SELECT array_agg(w.user_id ORDER BY w.user_id), array_agg(w.balance ORDER BY w.user_id)
+        INTO w_user, w_balance
+        FROM wallets w WHERE w.user_id = ANY (p_user_ids);
+    END IF;
+    -- Under lock, this read sees every order committed by a transaction that held one of these rows first.
+    SELECT array_agg(o.id ORDER BY r.n), array_agg(o.status ORDER BY r.n), array_agg(o.reason ORDER BY r.n),
+           array_agg(o.request_hash ORDER BY r.n), array_agg(o.created_at ORDER BY r.n)
+      INTO e_id, e_status, e_reason, e_hash, e_created
+      FROM unnest(p_user_ids, p_keys) WITH ORDINALITY AS r (u, k, n)
+      LEFT JOIN orders o ON o.user_id = r.u AND o.idempotency_key = r.k;
+
+    SELECT array_agg(array_position(pr_id, l.id) ORDER BY l.n) INTO l_product
+      FROM unnest(p_line_products) WITH ORDINALITY AS l (id, n);
+    SELECT array_agg(array_position(c_id, o.id) ORDER BY o.n), array_agg(array_position(w_user, o.u) ORDER BY o.n)
+      INTO o_coupon, o_wallet
+      FROM unnest(p_coupon_ids, p_user_ids) WITH ORDINALITY AS o (id, u, n);
+    pr_sold := array_fill(0::bigint, ARRAY[coalesce(cardinality(pr_id), 0)]);
+    w_used := array_fill(0::bigint, ARRAY[coalesce(cardinality(w_user), 0)]);
+    d_outcome := '{}';  d_reason := '{}';  d_total := '{}';  d_discount := '{}';  d_after := '{}';
+
+    FOR i IN 1 .. v_orders LOOP
+      d_total[i] := 0;
+      d_discount[i] := 0;
+      IF e_id[i] IS NOT NULL THEN
+        d_outcome[i] := 'duplicate';
+        CONTINUE;
+      END IF;
+      IF o_twin[i] <> i THEN
+        d_outcome[i] := 'retry';
+        CONTINUE;
+      END IF;
+      v_total := 0;
+      FOR v_line IN o_first[i] .. o_last[i] LOOP
+        v_p := l_product[v_line];
+        EXIT WHEN v_p IS NULL;
+        v_total := v_total + pr_price[v_p] * p_line_quantities[v_line];
+      END LOOP;
+      IF v_p IS NULL THEN
+        d_outcome[i] := 'not_found';
+        CONTINUE;
+      END IF;
+      d_total[i] := v_total;
+
+      v_reason := NULL;
+      v_c := o_coupon[i];
+      IF p_coupon_ids[i] IS NOT NULL THEN
+        IF v_c IS NULL OR c_owner[v_c] <> p_user_ids[i] OR NOT c_live[v_c] OR v_total < c_min[v_c] THEN
+          v_reason := 'INVALID_COUPON';
+        ELSE
+          d_discount[i] := coupon_discount(c_type[v_c], c_value[v_c], c_max[v_c], v_total);
+        END IF;
+      END IF;
+      IF v_reason IS NULL THEN
+        FOR v_line IN o_first[i] .. o_last[i] LOOP
+          IF pr_stock[l_product[v_line]] < p_line_quantities[v_line] THEN
+            v_reason := 'INSUFFICIENT_STOCK';
+            EXIT;
+          END IF;
+        END LOOP;
+      END IF;
+      v_paid := v_total - d_discount[i];
+      v_w := o_wallet[i];
+      IF v_reason IS NULL AND v_paid > 0 AND (v_w IS NULL OR w_balance[v_w] < v_paid) THEN
+        v_reason := 'INSUFFICIENT_BALANCE';
+      END IF;
+
+      d_reason[i] := v_reason;
+      IF v_reason IS NOT NULL THEN
+        d_outcome[i] := 'failed';
+        CONTINUE;
+      END IF;
+      d_outcome[i] := 'paid';
+      FOR v_line IN o_first[i] .. o_last[i] LOOP
+        v_p := l_product[v_line];
+        pr_stock[v_p] := pr_stock[v_p] - p_line_quantities[v_line];
+        pr_sold[v_p] := pr_sold[v_p] + p_line_quantities[v_line];
+      END LOOP;
+      IF v_paid > 0 THEN
+        w_balance[v_w] := w_balance[v_w] - v_paid;
+        w_used[v_w] := w_used[v_w] + v_paid;
+        d_after[i] := w_balance[v_w];
+      END IF;
+      IF v_c IS NOT NULL THEN c_live[v_c] := false; END IF;
+    END LOOP;
+
+    EXIT WHEN v_locked OR NOT ('paid' = ANY (d_outcome));
+    v_locked := true;
+  END LOOP;
+
+  -- In (user, key) order, so that two batches waiting on each other's keys wait in one direction.
+  INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, reason, total_amount,
+                      discount_amount, paid_amount, coupon_id, holds_effects, created_at, paid_at, updated_at)
+    SELECT p_order_ids[s], p_user_ids[s], p_keys[s], p_hashes[s],
+           CASE d_outcome[s] WHEN 'paid' THEN 'success' ELSE 'failed' END, d_reason[s],
+           d_total[s], d_discount[s], d_total[s] - d_discount[s], p_coupon_ids[s], d_outcome[s] = 'paid',
+           v_now, CASE WHEN d_outcome[s] = 'paid' THEN v_now END, v_now
+      FROM generate_series(1, v_orders) s
+     WHERE d_outcome[s] IN ('paid', 'failed')
+     ORDER BY p_user_ids[s], p_keys[s];
+  INSERT INTO order_items (order_id, product_id, quantity, unit_price)
+    SELECT p_order_ids[p_line_slots[l]], p_line_products[l], p_line_quantities[l], pr_price[l_product[l]]
+      FROM generate_series(1, cardinality(p_line_slots)) l
+     WHERE d_outcome[p_line_slots[l]] IN ('paid', 'failed');
+
+  IF v_locked THEN
+    UPDATE products p SET stock = p.stock - d.sold, updated_at = v_now
+      FROM unnest(pr_id, pr_sold) AS d (id, sold) WHERE p.id = d.id AND d.sold > 0;
+    -- The sales aggregate (005_popular.sql); its rows are only written under the product locks held here.
+    INSERT INTO product_sales AS s (product_id, bucket, quantity)
+      SELECT d.id, date_bin('1 hour', v_now, timestamptz '2000-01-01 00:00+00'), d.sold
+        FROM unnest(pr_id, pr_sold) AS d (id, sold) WHERE d.sold > 0
+      ON CONFLICT (product_id, bucket) DO UPDATE SET quantity = s.quantity + EXCLUDED.quantity;
+    UPDATE wallets w SET balance = w.balance - d.used, updated_at = v_now
+      FROM unnest(w_user, w_used) AS d (user_id, used) WHERE w.user_id = d.user_id AND d.used > 0;
+    INSERT INTO point_ledger (user_id, type, amount, balance_after, order_id, created_at)
+      SELECT p_user_ids[s], 'USE', d_total[s] - d_discount[s], d_after[s], p_order_ids[s], v_now
+        FROM generate_series(1, v_orders) s
+       WHERE d_outcome[s] = 'paid' AND d_total[s] > d_discount[s]
+       ORDER BY s;
+    UPDATE coupons c SET status = 'USED', order_id = p_order_ids[s]
+      FROM generate_series(1, v_orders) s
+     WHERE d_outcome[s] = 'paid' AND c.id = p_coupon_ids[s];
+  END IF;
+
+  RETURN QUERY
+    SELECT s, d_outcome[s],
+           coalesce(e_id[s], p_order_ids[s]),
+           CASE d_outcome[s] WHEN 'duplicate' THEN e_status[s] WHEN 'paid' THEN 'success' WHEN 'failed' THEN 'failed' END,
+           CASE d_outcome[s] WHEN 'duplicate' THEN e_reason[s] ELSE d_reason[s] END,
+           coalesce(e_hash[s], p_hashes[s]),
+           coalesce(e_created[s], v_now),
+           CASE WHEN d_outcome[s] = 'paid'
+                THEN ARRAY(SELECT pr_price[l_product[l]] FROM generate_series(o_first[s], o_last[s]) l ORDER BY l) END,
+           d_total[s], d_discount[s]
+      FROM generate_series(1, v_orders) s;
+END
+$$;
