@@ -40,7 +40,9 @@
 --
 -- Every touched row is written once per batch: one insert of the orders,
 -- one of their lines, one update per product, sales bucket, wallet and
--- coupon, one insert of the ledger entries.
+-- coupon, one insert of the ledger entries, and one of the recorded orders'
+-- events into the outbox (order.paid / order.failed, 010_outbox.sql), in
+-- this same statement.
 DROP FUNCTION place_orders(uuid[], text[], text[], text[], bigint, bigint[], bigint[], bigint[], boolean[], bigint[], bigint[]);
 DROP FUNCTION place_order(uuid, text, text, text, bigint[], bigint[], bigint[], bigint, boolean, bigint, bigint);
 
@@ -68,45 +70,76 @@ CREATE FUNCTION pay_orders(
   p_line_quantities  bigint[]
 ) RETURNS TABLE (slot integer, outcome text, order_id uuid, order_status text, order_reason text, request_hash text,
                  created_at timestamptz, unit_prices bigint[], total_amount bigint, discount_amount bigint)
-LANGUAGE plpgsql SET enable_seqscan = off AS $$
+-- Every statement below finds its rows by key. Planned once per session
+-- (custom plans would re-plan each statement on every call), and never as a
+-- sequential scan (009_keyed_plans.sql says why).
+LANGUAGE plpgsql SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
   v_now         timestamptz := now();
   v_orders      integer := cardinality(p_order_ids);
+  v_lines       integer := cardinality(p_line_slots);
   v_locked      boolean := false;
   v_reason      text;
   v_total       bigint;
   v_paid        bigint;
-  v_line        integer;
   v_p           integer;
   v_c           integer;
   v_w           integer;
+  -- Paid orders that take points, and paid orders that use a coupon.
+  v_debits      integer;
+  v_coupons     integer;
   -- The batch's products by id, wallets by user id and coupons by id, as read:
   pr_id bigint[];  pr_stock bigint[];  pr_price bigint[];  pr_sold bigint[];
   w_user text[];   w_balance bigint[]; w_used bigint[];
   c_id bigint[];   c_owner text[];     c_live boolean[];   c_type text[];  c_value bigint[];  c_max bigint[];  c_min bigint[];
   -- Per line: its product's index in pr_*.
-  l_product integer[];
+  l_product integer[] := '{}';
   -- Per order: its lines' range, its twin's slot, its coupon's and wallet's index, the existing order for its key.
-  o_first integer[];  o_last integer[];  o_twin integer[];  o_coupon integer[];  o_wallet integer[];
+  o_first integer[] := '{}';  o_last integer[] := '{}';  o_twin integer[];  o_coupon integer[] := '{}';  o_wallet integer[] := '{}';
   e_id uuid[];  e_status text[];  e_reason text[];  e_hash text[];  e_created timestamptz[];
   -- Per order: the decision.
   d_outcome text[];  d_reason text[];  d_total bigint[];  d_discount bigint[];  d_after bigint[];
 BEGIN
-  SELECT array_agg(s.first ORDER BY s.slot), array_agg(s.last ORDER BY s.slot)
-    INTO o_first, o_last
-    FROM (SELECT g AS slot, min(l.n)::int AS first, max(l.n)::int AS last
-            FROM generate_series(1, v_orders) g
-            LEFT JOIN unnest(p_line_slots) WITH ORDINALITY AS l (slot, n) ON l.slot = g
-           GROUP BY g) s;
-  SELECT array_agg(t.twin ORDER BY t.n) INTO o_twin
-    FROM (SELECT r.n, first_value(r.n) OVER (PARTITION BY r.u, r.k ORDER BY r.n)::int AS twin
-            FROM unnest(p_user_ids, p_keys) WITH ORDINALITY AS r (u, k, n)) t;
+  ASSERT v_orders >= 1 AND cardinality(p_user_ids) = v_orders AND cardinality(p_keys) = v_orders
+     AND cardinality(p_hashes) = v_orders AND cardinality(p_coupon_ids) = v_orders
+     AND cardinality(p_line_products) = v_lines AND cardinality(p_line_quantities) = v_lines,
+    'pay_orders: arrays of different lengths';
+  FOR l IN 1 .. v_lines LOOP
+    IF o_first[p_line_slots[l]] IS NULL THEN o_first[p_line_slots[l]] := l; END IF;
+    o_last[p_line_slots[l]] := l;
+  END LOOP;
+  ASSERT cardinality(o_last) = v_orders AND array_position(o_first, NULL) IS NULL, 'pay_orders: an order without lines';
+  IF v_orders = 1 THEN
+    o_twin := ARRAY[1];
+  ELSE
+    SELECT array_agg(t.twin ORDER BY t.n) INTO o_twin
+      FROM (SELECT r.n, first_value(r.n) OVER (PARTITION BY r.u, r.k ORDER BY r.n)::int AS twin
+              FROM unnest(p_user_ids, p_keys) WITH ORDINALITY AS r (u, k, n)) t;
+  END IF;
 
   -- Pass 1 decides on a plain read; pass 2, only if pass 1 would pay some
   -- order, reads again under lock and decides for good.
   LOOP
-    IF v_locked THEN
+    IF NOT v_locked THEN
+      SELECT c.*, p.*, w.*, e.*
+        INTO c_id, c_owner, c_live, c_type, c_value, c_max, c_min, pr_id, pr_stock, pr_price, w_user, w_balance,
+             e_id, e_status, e_reason, e_hash, e_created
+        FROM (SELECT array_agg(c.id ORDER BY c.id), array_agg(c.user_id ORDER BY c.id),
+                     array_agg(c.status = 'AVAILABLE' AND c.expires_at > v_now ORDER BY c.id),
+                     array_agg(k.discount_type ORDER BY c.id), array_agg(k.discount_value ORDER BY c.id),
+                     array_agg(k.max_discount_amount ORDER BY c.id), array_agg(k.min_order_amount ORDER BY c.id)
+                FROM coupons c JOIN coupon_campaigns k ON k.id = c.campaign_id WHERE c.id = ANY (p_coupon_ids)) c,
+             (SELECT array_agg(p.id ORDER BY p.id), array_agg(p.stock ORDER BY p.id), array_agg(p.price ORDER BY p.id)
+                FROM products p WHERE p.id = ANY (p_line_products)) p,
+             (SELECT array_agg(w.user_id ORDER BY w.user_id), array_agg(w.balance ORDER BY w.user_id)
+                FROM wallets w WHERE w.user_id = ANY (p_user_ids)) w,
+             (SELECT array_agg(o.id ORDER BY r.n), array_agg(o.status ORDER BY r.n), array_agg(o.reason ORDER BY r.n),
+                     array_agg(o.request_hash ORDER BY r.n), array_agg(o.created_at ORDER BY r.n)
+                FROM unnest(p_user_ids, p_keys) WITH ORDINALITY AS r (u, k, n)
+                LEFT JOIN orders o ON o.user_id = r.u AND o.idempotency_key = r.k) e;
+    ELSE
+      -- The locks, one statement each so that they are taken in this order.
       SELECT array_agg(c.id ORDER BY c.id), array_agg(c.user_id ORDER BY c.id),
              array_agg(c.status = 'AVAILABLE' AND c.expires_at > v_now ORDER BY c.id),
              array_agg(k.discount_type ORDER BY c.id), array_agg(k.discount_value ORDER BY c.id),
@@ -120,36 +153,27 @@ BEGIN
       SELECT array_agg(w.user_id ORDER BY w.user_id), array_agg(w.balance ORDER BY w.user_id)
         INTO w_user, w_balance
         FROM (SELECT user_id, balance FROM wallets WHERE user_id = ANY (p_user_ids) ORDER BY user_id FOR UPDATE) w;
-    ELSE
-      SELECT array_agg(c.id ORDER BY c.id), array_agg(c.user_id ORDER BY c.id),
-             array_agg(c.status = 'AVAILABLE' AND c.expires_at > v_now ORDER BY c.id),
-             array_agg(k.discount_type ORDER BY c.id), array_agg(k.discount_value ORDER BY c.id),
-             array_agg(k.max_discount_amount ORDER BY c.id), array_agg(k.min_order_amount ORDER BY c.id)
-        INTO c_id, c_owner, c_live, c_type, c_value, c_max, c_min
-        FROM coupons c JOIN coupon_campaigns k ON k.id = c.campaign_id
-       WHERE c.id = ANY (p_coupon_ids);
-      SELECT array_agg(p.id ORDER BY p.id), array_agg(p.stock ORDER BY p.id), array_agg(p.price ORDER BY p.id)
-        INTO pr_id, pr_stock, pr_price
-        FROM products p WHERE p.id = ANY (p_line_products);
-      SELECT array_agg(w.user_id ORDER BY w.user_id), array_agg(w.balance ORDER BY w.user_id)
-        INTO w_user, w_balance
-        FROM wallets w WHERE w.user_id = ANY (p_user_ids);
+      -- A statement of its own, after the locks: it sees every order committed
+      -- by a transaction that held one of these rows before this one.
+      SELECT array_agg(o.id ORDER BY r.n), array_agg(o.status ORDER BY r.n), array_agg(o.reason ORDER BY r.n),
+             array_agg(o.request_hash ORDER BY r.n), array_agg(o.created_at ORDER BY r.n)
+        INTO e_id, e_status, e_reason, e_hash, e_created
+        FROM unnest(p_user_ids, p_keys) WITH ORDINALITY AS r (u, k, n)
+        LEFT JOIN orders o ON o.user_id = r.u AND o.idempotency_key = r.k;
     END IF;
-    -- Under lock, this read sees every order committed by a transaction that held one of these rows first.
-    SELECT array_agg(o.id ORDER BY r.n), array_agg(o.status ORDER BY r.n), array_agg(o.reason ORDER BY r.n),
-           array_agg(o.request_hash ORDER BY r.n), array_agg(o.created_at ORDER BY r.n)
-      INTO e_id, e_status, e_reason, e_hash, e_created
-      FROM unnest(p_user_ids, p_keys) WITH ORDINALITY AS r (u, k, n)
-      LEFT JOIN orders o ON o.user_id = r.u AND o.idempotency_key = r.k;
 
-    SELECT array_agg(array_position(pr_id, l.id) ORDER BY l.n) INTO l_product
-      FROM unnest(p_line_products) WITH ORDINALITY AS l (id, n);
-    SELECT array_agg(array_position(c_id, o.id) ORDER BY o.n), array_agg(array_position(w_user, o.u) ORDER BY o.n)
-      INTO o_coupon, o_wallet
-      FROM unnest(p_coupon_ids, p_user_ids) WITH ORDINALITY AS o (id, u, n);
+    FOR l IN 1 .. v_lines LOOP
+      l_product[l] := array_position(pr_id, p_line_products[l]);
+    END LOOP;
+    FOR i IN 1 .. v_orders LOOP
+      o_coupon[i] := array_position(c_id, p_coupon_ids[i]);
+      o_wallet[i] := array_position(w_user, p_user_ids[i]);
+    END LOOP;
     pr_sold := array_fill(0::bigint, ARRAY[coalesce(cardinality(pr_id), 0)]);
     w_used := array_fill(0::bigint, ARRAY[coalesce(cardinality(w_user), 0)]);
     d_outcome := '{}';  d_reason := '{}';  d_total := '{}';  d_discount := '{}';  d_after := '{}';
+    v_debits := 0;
+    v_coupons := 0;
 
     FOR i IN 1 .. v_orders LOOP
       d_total[i] := 0;
@@ -163,10 +187,10 @@ BEGIN
         CONTINUE;
       END IF;
       v_total := 0;
-      FOR v_line IN o_first[i] .. o_last[i] LOOP
-        v_p := l_product[v_line];
+      FOR l IN o_first[i] .. o_last[i] LOOP
+        v_p := l_product[l];
         EXIT WHEN v_p IS NULL;
-        v_total := v_total + pr_price[v_p] * p_line_quantities[v_line];
+        v_total := v_total + pr_price[v_p] * p_line_quantities[l];
       END LOOP;
       IF v_p IS NULL THEN
         d_outcome[i] := 'not_found';
@@ -184,8 +208,8 @@ BEGIN
         END IF;
       END IF;
       IF v_reason IS NULL THEN
-        FOR v_line IN o_first[i] .. o_last[i] LOOP
-          IF pr_stock[l_product[v_line]] < p_line_quantities[v_line] THEN
+        FOR l IN o_first[i] .. o_last[i] LOOP
+          IF pr_stock[l_product[l]] < p_line_quantities[l] THEN
             v_reason := 'INSUFFICIENT_STOCK';
             EXIT;
           END IF;
@@ -203,56 +227,74 @@ BEGIN
         CONTINUE;
       END IF;
       d_outcome[i] := 'paid';
-      FOR v_line IN o_first[i] .. o_last[i] LOOP
-        v_p := l_product[v_line];
-        pr_stock[v_p] := pr_stock[v_p] - p_line_quantities[v_line];
-        pr_sold[v_p] := pr_sold[v_p] + p_line_quantities[v_line];
+      FOR l IN o_first[i] .. o_last[i] LOOP
+        v_p := l_product[l];
+        pr_stock[v_p] := pr_stock[v_p] - p_line_quantities[l];
+        pr_sold[v_p] := pr_sold[v_p] + p_line_quantities[l];
       END LOOP;
       IF v_paid > 0 THEN
         w_balance[v_w] := w_balance[v_w] - v_paid;
         w_used[v_w] := w_used[v_w] + v_paid;
         d_after[i] := w_balance[v_w];
+        v_debits := v_debits + 1;
       END IF;
-      IF v_c IS NOT NULL THEN c_live[v_c] := false; END IF;
+      IF v_c IS NOT NULL THEN
+        c_live[v_c] := false;
+        v_coupons := v_coupons + 1;
+      END IF;
     END LOOP;
 
     EXIT WHEN v_locked OR NOT ('paid' = ANY (d_outcome));
     v_locked := true;
   END LOOP;
 
-  -- In (user, key) order, so that two batches waiting on each other's keys wait in one direction.
-  INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, reason, total_amount,
-                      discount_amount, paid_amount, coupon_id, holds_effects, created_at, paid_at, updated_at)
-    SELECT p_order_ids[s], p_user_ids[s], p_keys[s], p_hashes[s],
-           CASE d_outcome[s] WHEN 'paid' THEN 'success' ELSE 'failed' END, d_reason[s],
-           d_total[s], d_discount[s], d_total[s] - d_discount[s], p_coupon_ids[s], d_outcome[s] = 'paid',
-           v_now, CASE WHEN d_outcome[s] = 'paid' THEN v_now END, v_now
-      FROM generate_series(1, v_orders) s
-     WHERE d_outcome[s] IN ('paid', 'failed')
-     ORDER BY p_user_ids[s], p_keys[s];
-  INSERT INTO order_items (order_id, product_id, quantity, unit_price)
-    SELECT p_order_ids[p_line_slots[l]], p_line_products[l], p_line_quantities[l], pr_price[l_product[l]]
-      FROM generate_series(1, cardinality(p_line_slots)) l
-     WHERE d_outcome[p_line_slots[l]] IN ('paid', 'failed');
+  IF 'paid' = ANY (d_outcome) OR 'failed' = ANY (d_outcome) THEN
+    -- Orders in (user, key) order, so that two batches waiting on each other's keys wait in one direction.
+    WITH recorded AS (
+      INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, reason, total_amount,
+                          discount_amount, paid_amount, coupon_id, holds_effects, created_at, paid_at, updated_at)
+        SELECT p_order_ids[s], p_user_ids[s], p_keys[s], p_hashes[s],
+               CASE d_outcome[s] WHEN 'paid' THEN 'success' ELSE 'failed' END, d_reason[s],
+               d_total[s], d_discount[s], d_total[s] - d_discount[s], p_coupon_ids[s], d_outcome[s] = 'paid',
+               v_now, CASE WHEN d_outcome[s] = 'paid' THEN v_now END, v_now
+          FROM generate_series(1, v_orders) s
+         WHERE d_outcome[s] IN ('paid', 'failed')
+         ORDER BY p_user_ids[s], p_keys[s]
+    )
+    INSERT INTO order_items (order_id, product_id, quantity, unit_price)
+      SELECT p_order_ids[p_line_slots[l]], p_line_products[l], p_line_quantities[l], pr_price[l_product[l]]
+        FROM generate_series(1, v_lines) l
+       WHERE d_outcome[p_line_slots[l]] IN ('paid', 'failed');
+    PERFORM enqueue_order_events(ARRAY(SELECT p_order_ids[s] FROM generate_series(1, v_orders) s
+                                        WHERE d_outcome[s] IN ('paid', 'failed') ORDER BY s));
+  END IF;
 
   IF v_locked THEN
-    UPDATE products p SET stock = p.stock - d.sold, updated_at = v_now
-      FROM unnest(pr_id, pr_sold) AS d (id, sold) WHERE p.id = d.id AND d.sold > 0;
     -- The sales aggregate (005_popular.sql); its rows are only written under the product locks held here.
+    WITH sold AS (
+      UPDATE products p SET stock = p.stock - d.sold, updated_at = v_now
+        FROM unnest(pr_id, pr_sold) AS d (id, sold) WHERE p.id = d.id AND d.sold > 0
+      RETURNING p.id, d.sold
+    )
     INSERT INTO product_sales AS s (product_id, bucket, quantity)
-      SELECT d.id, date_bin('1 hour', v_now, timestamptz '2000-01-01 00:00+00'), d.sold
-        FROM unnest(pr_id, pr_sold) AS d (id, sold) WHERE d.sold > 0
+      SELECT sold.id, date_bin('1 hour', v_now, timestamptz '2000-01-01 00:00+00'), sold.sold FROM sold
       ON CONFLICT (product_id, bucket) DO UPDATE SET quantity = s.quantity + EXCLUDED.quantity;
-    UPDATE wallets w SET balance = w.balance - d.used, updated_at = v_now
-      FROM unnest(w_user, w_used) AS d (user_id, used) WHERE w.user_id = d.user_id AND d.used > 0;
-    INSERT INTO point_ledger (user_id, type, amount, balance_after, order_id, created_at)
-      SELECT p_user_ids[s], 'USE', d_total[s] - d_discount[s], d_after[s], p_order_ids[s], v_now
+    IF v_debits > 0 THEN
+      WITH debited AS (
+        UPDATE wallets w SET balance = w.balance - d.used, updated_at = v_now
+          FROM unnest(w_user, w_used) AS d (user_id, used) WHERE w.user_id = d.user_id AND d.used > 0
+      )
+      INSERT INTO point_ledger (user_id, type, amount, balance_after, order_id, created_at)
+        SELECT p_user_ids[s], 'USE', d_total[s] - d_discount[s], d_after[s], p_order_ids[s], v_now
+          FROM generate_series(1, v_orders) s
+         WHERE d_after[s] IS NOT NULL
+         ORDER BY s;
+    END IF;
+    IF v_coupons > 0 THEN
+      UPDATE coupons c SET status = 'USED', order_id = p_order_ids[s]
         FROM generate_series(1, v_orders) s
-       WHERE d_outcome[s] = 'paid' AND d_total[s] > d_discount[s]
-       ORDER BY s;
-    UPDATE coupons c SET status = 'USED', order_id = p_order_ids[s]
-      FROM generate_series(1, v_orders) s
-     WHERE d_outcome[s] = 'paid' AND c.id = p_coupon_ids[s];
+       WHERE d_outcome[s] = 'paid' AND c.id = p_coupon_ids[s];
+    END IF;
   END IF;
 
   RETURN QUERY
