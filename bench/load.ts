@@ -11,7 +11,7 @@ import { rootDir } from './proc.js';
 
 export type LoadSpec = {
   label: string;
-  kind: 'hello' | 'product' | 'list' | 'popular' | 'order' | 'flash' | 'coupon' | 'charge';
+  kind: 'hello' | 'product' | 'list' | 'popular' | 'order' | 'flash' | 'flashmulti' | 'coupon' | 'charge';
   ports: readonly number[];
   clients: number;
   durationS: number;

@@ -71,8 +71,10 @@ export type Target = Readonly<{ baseline: string; ratioMin: number; p99MsMax?: n
 
 /** Targets by scenario family; the baseline key gets the run's client and process counts filled in. */
 export const targets: Readonly<Record<string, Target>> = {
-  'orders-8c': { baseline: 'pg-order-8c', ratioMin: 0.6, p99MsMax: 50, text: '≥ 0.6 × pg-order (8 clients), p99 < 50 ms' },
-  flash: { baseline: 'pg-order-hot-32c', ratioMin: 1.0, text: '≥ 1.0 × pg-order hot' },
+  'orders-8c': { baseline: 'pg-order-8c', ratioMin: 1.0, p99MsMax: 20, text: '≥ 1.0 × pg-order (8 clients), p99 < 20 ms' },
+  'orders-32c': { baseline: 'pg-order-32c', ratioMin: 1.2, p99MsMax: 20, text: '≥ 1.2 × pg-order (32 clients), p99 < 20 ms' },
+  flash: { baseline: 'pg-order-hot-32c', ratioMin: 7.0, text: '≥ 7 × pg-order hot' },
+  'flash-multi': { baseline: 'flash', ratioMin: 0.5, text: '≥ 0.5 × flash, 0 deadlocks' },
   'coupon-redis': { baseline: 'hello', ratioMin: 0.4, text: '≥ 0.4 × hello' },
   'coupon-noredis': { baseline: 'hello', ratioMin: 0.25, text: '≥ 0.25 × hello' },
   'product-detail': { baseline: 'hello', ratioMin: 0.35, text: '≥ 0.35 × hello' },

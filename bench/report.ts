@@ -36,7 +36,7 @@ function round(value: number, digits = 2): number {
 
 export function toRow(result: ScenarioResult, baselines: Record<string, Figure>): Row {
   const target = targets[result.family];
-  const base = baselines[result.baseline]?.throughput ?? null;
+  const base = result.baselineThroughput ?? baselines[result.baseline]?.throughput ?? null;
   const load = result.load;
   const ratio = load !== undefined && base !== null && base > 0 ? round(load.throughput / base, 3) : null;
   let targetMet: boolean | null = null;

@@ -20,6 +20,8 @@ export type ScenarioResult = {
   baseline: string;
   status: ScenarioStatus;
   load?: LoadResult;
+  /** The baseline's throughput when the baseline is another scenario of the same run. */
+  baselineThroughput?: number;
   notes: string[];
 };
 
@@ -63,10 +65,14 @@ type Plan = {
   /** 'soldOut': the figure is the throughput from the first 410 on (SPEC: "once sold out"). */
   figure?: 'soldOut';
   verify?: (load: LoadResult) => Promise<string[]>;
+  /** For a baseline that is another scenario of this run: its throughput, once measured. */
+  baselineThroughput?: () => number | undefined;
 };
 
 async function execute(ctx: Ctx, plan: Plan): Promise<ScenarioResult> {
   const result: ScenarioResult = { name: plan.name, family: plan.family, baseline: plan.baseline, status: 'ok', notes: [] };
+  const baselineThroughput = plan.baselineThroughput?.();
+  if (baselineThroughput !== undefined) result.baselineThroughput = baselineThroughput;
   const status = await probe(ctx, ...plan.probe);
   if (status === 404 || (plan.probeMustBe200 === true && status !== 200)) {
     result.status = 'not-implemented';
@@ -106,6 +112,16 @@ function expectSplit(load: LoadResult, okCount: number, otherStatus: string, oth
   return problems;
 }
 
+const flashMultiProducts = 4;
+const flashMultiCrowd = 48;
+
+/** Deadlocks PostgreSQL has counted in the bench database; backends flush their statistics within a second of going idle. */
+async function deadlocks(db: pg.Pool): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const { rows } = await db.query<{ deadlocks: string }>('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()');
+  return Number(rows[0]!.deadlocks);
+}
+
 function tag(): string {
   return Date.now().toString(36).toUpperCase();
 }
@@ -127,13 +143,33 @@ export function orderPlans(ctx: Ctx): Plan[] {
     },
     verify: async (load) => expectAll2xx(load),
   }));
+  let flashThroughput: number | undefined;
   plans.push({
     name: `flash-${p}`, family: 'flash', baseline: 'pg-order-hot-32c', probe: orderProbe,
     prepare: async () => {
       const product = await createProduct(ctx.db, `flash ${tag()}`, 1000, sizes.flashStock);
       return { kind: 'flash', args: { ...common, product } };
     },
-    verify: async (load) => expectAll2xx(load),
+    verify: async (load) => {
+      flashThroughput = load.throughput;
+      return expectAll2xx(load);
+    },
+  });
+  let deadlocksBefore = 0;
+  // Four flash sales at once, shopped by the same few dozen users, each crowd in its own order.
+  plans.push({
+    name: `flash-multi-${p}`, family: 'flash-multi', baseline: `flash-${p}`, probe: orderProbe,
+    baselineThroughput: () => flashThroughput,
+    prepare: async () => {
+      deadlocksBefore = await deadlocks(ctx.db);
+      const products: number[] = [];
+      for (let i = 0; i < flashMultiProducts; i++) products.push(await createProduct(ctx.db, `flash-multi ${tag()} ${i}`, 100, sizes.flashStock));
+      return { kind: 'flashmulti', args: { tokens: ctx.tokensFile, products: products.join(','), crowd: flashMultiCrowd } };
+    },
+    verify: async (load) => {
+      const seen = (await deadlocks(ctx.db)) - deadlocksBefore;
+      return [...expectAll2xx(load), ...(seen > 0 ? [`${seen} deadlocks`] : [])];
+    },
   });
   let selloutProduct = 0;
   plans.push({

@@ -7,7 +7,9 @@
 --
 -- Arguments (after `--`, key=value): kind, tag, proc, procs, threads,
 -- tokens (file: one token a line), coupons (file: "userIndex<TAB>couponId"),
--- lo/hi (product id range), product (hot product id), code (coupon code),
+-- lo/hi (product id range), product (hot product id), products and crowd
+-- (flashmulti: the hot product ids, comma-separated, and how many users
+-- shop in every crowd), code (coupon code),
 -- attempts (total real requests across every thread; 0 = time-bounded),
 -- progress (file prefix for live counters), seed.
 
@@ -80,9 +82,29 @@ function init(args)
 end
 
 local lo, hi
-
 local function auth(u)
   return { ["authorization"] = "Bearer " .. tokens[u], ["content-type"] = "application/json" }
+end
+
+local hot = nil
+
+-- Overlapping flash sales: request g goes to hot product g % P, and the
+-- crowd of each product walks the same `crowd` users in an order of its own
+-- (a multiplier coprime to the crowd size, and an offset, per product).
+local crowdSteps = { 1, 5, 7, 11, 13, 17, 19, 23 }
+local function flashMultiRequest(g)
+  if hot == nil then
+    hot = {}
+    for id in opt.products:gmatch("%d+") do hot[#hot + 1] = id end
+  end
+  local P = #hot
+  local crowd = tonumber(opt.crowd)
+  local i = g % P
+  local x = math.floor(g / P) % crowd
+  local u = ((x * crowdSteps[i + 1] + i * 13) % crowd) + 1
+  local h = auth(u)
+  h["idempotency-key"] = opt.tag .. "-" .. g
+  return wrk.format("POST", "/api/orders", h, '{"items":[{"productId":' .. hot[i + 1] .. ',"quantity":1}]}')
 end
 
 local function orderBody(g, u)
@@ -106,6 +128,7 @@ local function build(g)
   local u = (g % math.max(#tokens, 1)) + 1
   local kind = opt.kind
   if kind == "hello" then return wrk.format("GET", "/hello") end
+  if kind == "flashmulti" then return flashMultiRequest(g) end
   local h = auth(u)
   if kind == "product" then
     lo = lo or tonumber(opt.lo); hi = hi or tonumber(opt.hi)
