@@ -1,3 +1,6 @@
+-- History: replaced by pay_orders (011_pay_orders.sql), which dropped this
+-- function; kept as applied.
+--
 -- Payment of one order in one statement, one round trip, one transaction.
 --
 -- The application has already checked the input, that the products exist,

@@ -1,7 +1,8 @@
 -- Units sold per product per hour, for GET /api/products/popular (SPEC §5).
 --
 -- A row counts the order lines of the orders paid in that hour that still
--- hold their effects (orders.holds_effects): place_order adds to it in the
+-- hold their effects (orders.holds_effects): the payment (place_order here,
+-- pay_orders since 011_pay_orders.sql) adds to it in the
 -- payment's transaction, and the compensation (cancel, recovery) takes away
 -- from the bucket of the order's paid_at in the transaction that clears
 -- holds_effects. So at every commit, for every bucket,

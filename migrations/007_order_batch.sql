@@ -1,3 +1,6 @@
+-- History: replaced by pay_orders (011_pay_orders.sql), which dropped this
+-- function; kept as applied.
+--
 -- Group commit for single-line orders of one product (a flash sale): every
 -- such order waits for the product's row lock and used to pay a whole commit
 -- while holding it. place_orders pays a batch of them in one transaction,

@@ -1,3 +1,6 @@
+-- History: replaced by pay_orders (011_pay_orders.sql), which dropped this
+-- function; kept as applied.
+--
 -- place_orders, second form: a batch of single-line orders of one product
 -- now touches the product once.
 --

@@ -1,7 +1,7 @@
 /**
  * The sales aggregate behind the popular products (migrations/005_popular.sql):
  * units sold per product per UTC hour, counting the orders that hold their
- * effects. place_order adds to it; `withdrawSales` takes an order back out.
+ * effects. The payment (pay_orders) adds to it; `withdrawSales` takes an order back out.
  */
 import type { Queryable, Tx } from '../db.js';
 
