@@ -26,7 +26,7 @@
 -- anything, and a crowd after a sell-out never queues for the hot row.
 -- Otherwise the read is taken again under lock and that decision stands.
 --
--- Outcomes, one row per slot:
+-- Outcomes, one per slot (the OUT arrays, in slot order):
 --   paid, failed (reason = INVALID_COUPON | INSUFFICIENT_STOCK | INSUFFICIENT_BALANCE)
 --       the order is recorded; paid ones with their effects;
 --   duplicate  an order with this (user, key) exists: its id, status, hash;
@@ -67,9 +67,18 @@ CREATE FUNCTION pay_orders(
   -- grouped by slot in slot order.
   p_line_slots       integer[],
   p_line_products    bigint[],
-  p_line_quantities  bigint[]
-) RETURNS TABLE (slot integer, outcome text, order_id uuid, order_status text, order_reason text, request_hash text,
-                 created_at timestamptz, unit_prices bigint[], total_amount bigint, discount_amount bigint)
+  p_line_quantities  bigint[],
+  -- The answer, one element per order (per line for line_prices).
+  OUT outcomes       text[],
+  OUT order_ids      uuid[],
+  OUT statuses       text[],
+  OUT reasons        text[],
+  OUT hashes         text[],
+  OUT created_ats    timestamptz[],
+  OUT totals         bigint[],
+  OUT discounts      bigint[],
+  OUT line_prices    bigint[]
+)
 -- Every statement below finds its rows by key. Planned once per session
 -- (custom plans would re-plan each statement on every call), and never as a
 -- sequential scan (009_keyed_plans.sql says why).
@@ -297,16 +306,21 @@ BEGIN
     END IF;
   END IF;
 
-  RETURN QUERY
-    SELECT s, d_outcome[s],
-           coalesce(e_id[s], p_order_ids[s]),
-           CASE d_outcome[s] WHEN 'duplicate' THEN e_status[s] WHEN 'paid' THEN 'success' WHEN 'failed' THEN 'failed' END,
-           CASE d_outcome[s] WHEN 'duplicate' THEN e_reason[s] ELSE d_reason[s] END,
-           coalesce(e_hash[s], p_hashes[s]),
-           coalesce(e_created[s], v_now),
-           CASE WHEN d_outcome[s] = 'paid'
-                THEN ARRAY(SELECT pr_price[l_product[l]] FROM generate_series(o_first[s], o_last[s]) l ORDER BY l) END,
-           d_total[s], d_discount[s]
-      FROM generate_series(1, v_orders) s;
+  outcomes := d_outcome;
+  totals := d_total;
+  discounts := d_discount;
+  order_ids := '{}';  statuses := '{}';  reasons := '{}';  hashes := '{}';  created_ats := '{}';  line_prices := '{}';
+  FOR i IN 1 .. v_orders LOOP
+    IF d_outcome[i] = 'duplicate' THEN
+      order_ids[i] := e_id[i];  statuses[i] := e_status[i];  reasons[i] := e_reason[i];
+      hashes[i] := e_hash[i];  created_ats[i] := e_created[i];
+    ELSE
+      order_ids[i] := p_order_ids[i];  reasons[i] := d_reason[i];  hashes[i] := p_hashes[i];  created_ats[i] := v_now;
+      statuses[i] := CASE d_outcome[i] WHEN 'paid' THEN 'success' WHEN 'failed' THEN 'failed' END;
+    END IF;
+  END LOOP;
+  FOR l IN 1 .. v_lines LOOP
+    line_prices[l] := pr_price[l_product[l]];
+  END LOOP;
 END
 $$;

@@ -27,50 +27,57 @@ export type PaymentOutcome =
   /** A twin of the same key came earlier in the batch; nothing was recorded, send it again. */
   | { kind: 'retry' };
 
+/** pay_orders answers one row of arrays: one element per order, `line_prices` one per line. */
 type PaymentRow = {
-  slot: number;
-  outcome: string;
-  order_id: string;
-  order_status: string | null;
-  order_reason: string | null;
-  request_hash: string;
-  created_at: Date;
+  outcomes: string[];
+  order_ids: string[];
+  statuses: Array<string | null>;
+  reasons: Array<string | null>;
+  hashes: string[];
+  created_ats: Array<Date | string>;
   /** int8[]: the drivers hand its elements over as text. */
-  unit_prices: Array<number | string> | null;
-  total_amount: number;
-  discount_amount: number;
+  totals: Array<number | string>;
+  discounts: Array<number | string>;
+  line_prices: Array<number | string | null>;
 };
 
 const orderStatuses: readonly string[] = ['pending', 'success', 'failed', 'canceled'] satisfies OrderStatus[];
 
-function rowToOutcome(row: PaymentRow, input: PaymentInput): PaymentOutcome {
-  switch (row.outcome) {
-    case 'paid': {
-      const prices = row.unit_prices?.map(Number);
-      assert.ok(prices !== undefined && prices.length === input.lines.length, 'a paid order answers one price per line');
-      assert.ok(prices.every((price) => Number.isSafeInteger(price) && price >= 0), 'prices are non-negative integers');
+function money(value: number | string | null | undefined): number {
+  const amount = Number(value);
+  assert.ok(value !== null && value !== undefined && Number.isSafeInteger(amount) && amount >= 0, `not an amount of money: ${value}`);
+  return amount;
+}
+
+function outcomeOf(row: PaymentRow, slot: number, input: PaymentInput, prices: ReadonlyArray<number | string | null>): PaymentOutcome {
+  const orderId = row.order_ids[slot]!;
+  const outcome = row.outcomes[slot];
+  switch (outcome) {
+    case 'paid':
+      assert.equal(prices.length, input.lines.length, 'a paid order answers one price per line');
       return {
         kind: 'paid',
-        orderId: row.order_id,
-        items: input.lines.map((line, index) => ({ productId: line.productId, quantity: line.quantity, unitPrice: prices[index]! })),
-        totalAmount: row.total_amount,
-        discountAmount: row.discount_amount,
-        createdAt: toIso(row.created_at),
+        orderId,
+        items: input.lines.map((line, index) => ({ productId: line.productId, quantity: line.quantity, unitPrice: money(prices[index]) })),
+        totalAmount: money(row.totals[slot]),
+        discountAmount: money(row.discounts[slot]),
+        createdAt: toIso(row.created_ats[slot]!),
       };
-    }
     case 'failed': {
-      const reason = paymentFailures.find((failure) => failure === row.order_reason);
-      assert.ok(reason !== undefined, `pay_orders failed an order for an unknown reason: ${row.order_reason}`);
-      return { kind: 'failed', orderId: row.order_id, reason };
+      const reason = paymentFailures.find((failure) => failure === row.reasons[slot]);
+      assert.ok(reason !== undefined, `pay_orders failed an order for an unknown reason: ${row.reasons[slot]}`);
+      return { kind: 'failed', orderId, reason };
     }
-    case 'duplicate':
-      assert.ok(row.order_status !== null && orderStatuses.includes(row.order_status), `unknown order status ${row.order_status}`);
-      return { kind: 'duplicate', orderId: row.order_id, status: row.order_status as OrderStatus, requestHash: row.request_hash };
+    case 'duplicate': {
+      const status = row.statuses[slot];
+      assert.ok(status !== null && status !== undefined && orderStatuses.includes(status), `unknown order status ${status}`);
+      return { kind: 'duplicate', orderId, status: status as OrderStatus, requestHash: row.hashes[slot]! };
+    }
     case 'not_found':
     case 'retry':
-      return { kind: row.outcome };
+      return { kind: outcome };
     default:
-      assert.fail(`pay_orders answered an unknown outcome: ${row.outcome}`);
+      assert.fail(`pay_orders answered an unknown outcome: ${outcome}`);
   }
 }
 
@@ -92,9 +99,8 @@ export async function payOrders(db: Queryable, inputs: readonly PaymentInput[]):
       lineQuantities.push(line.quantity);
     }
   });
-  const rows = await db.query<PaymentRow>(
-    `SELECT * FROM pay_orders($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::bigint[], $8::bigint[])
-       ORDER BY slot`,
+  const [row] = await db.query<PaymentRow>(
+    `SELECT * FROM pay_orders($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::bigint[], $8::bigint[])`,
     [
       inputs.map((input) => input.orderId),
       inputs.map((input) => input.userId),
@@ -106,10 +112,12 @@ export async function payOrders(db: Queryable, inputs: readonly PaymentInput[]):
       lineQuantities,
     ],
   );
-  assert.equal(rows.length, inputs.length, 'pay_orders answers one row per order');
-  return rows.map((row, index) => {
-    assert.equal(row.slot, index + 1);
-    return rowToOutcome(row, inputs[index]!);
+  assert.ok(row !== undefined && row.outcomes.length === inputs.length, 'pay_orders answers one outcome per order');
+  let line = 0;
+  return inputs.map((input, slot) => {
+    const prices = row.line_prices.slice(line, line + input.lines.length);
+    line += input.lines.length;
+    return outcomeOf(row, slot, input, prices);
   });
 }
 
