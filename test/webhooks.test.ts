@@ -93,7 +93,7 @@ describe('webhook admin API', async () => {
 });
 
 describe('delivery through a receiver outage', async () => {
-  const t = await setupApp({ ...fast, WEBHOOK_TIMEOUT_MS: '300', WEBHOOK_ATTEMPTS_MAX: '100' }, { ownDatabase: true });
+  const t = await setupApp({ ...fast, WEBHOOK_TIMEOUT_MS: '600', WEBHOOK_ATTEMPTS_MAX: '100' }, { ownDatabase: true });
 
   it('delivers every event once the receiver answers, signed, in order per subject', async () => {
     const failUntil = Date.now() + 2_000;
@@ -120,10 +120,13 @@ describe('delivery through a receiver outage', async () => {
       }
     }));
     const expected = 6 * (1 + 3 + 2);
-    await waitFor(() => receiver.delivered.length >= expected, 90_000, `${expected} deliveries`);
+    // At least once: an attempt whose 2xx came after the deadline (a busy machine) is made again,
+    // so the receiver dedupes on the id, as consumers must.
+    const firstSeen = () => [...new Map(receiver.delivered.map((d) => [d.event.id, d] as const)).values()];
+    await waitFor(() => firstSeen().length >= expected, 90_000, `${expected} events`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
     assert.ok(receiver.requests > expected, 'some attempts failed first');
-    const unique = new Set(receiver.delivered.map((d) => d.event.id));
-    assert.equal(unique.size, expected);
+    assert.equal(firstSeen().length, expected);
 
     const verifier = new StandardWebhook(webhook.secret);
     for (const { headers, body } of receiver.delivered) verifier.verify(body, headers);
@@ -133,14 +136,15 @@ describe('delivery through a receiver outage', async () => {
     assert.throws(() => verifier.verify(sample.body, { ...sample.headers, 'webhook-id': randomUUID() }));
 
     // Per subject, sequence grows in the order of delivery: paid before canceled.
+    // A repeat of an event comes before the next event of its subject is sent, so order holds with repeats too.
     const last = new Map<string, bigint>();
     for (const { event } of receiver.delivered) {
       const sequence = BigInt(event.sequence);
-      assert.ok((last.get(event.subject) ?? 0n) < sequence, `subject ${event.subject} out of order`);
+      assert.ok((last.get(event.subject) ?? 0n) <= sequence, `subject ${event.subject} out of order`);
       last.set(event.subject, sequence);
     }
     for (const orderId of orders) {
-      const types = receiver.delivered.filter((d) => d.event.subject === orderId).map((d) => d.event.type);
+      const types = firstSeen().filter((d) => d.event.subject === orderId).map((d) => d.event.type);
       assert.ok(types.length === 1 ? types[0] === 'order.paid' : types.join() === 'order.paid,order.canceled', types.join());
     }
     const deliveries = await call(t.app, { method: 'GET', url: `/api/admin/webhooks/${webhook.id}/deliveries?limit=100`, headers: await bearer(t.auth, 'admin', true) });
