@@ -46,3 +46,19 @@ describe('isPublicAddress', () => {
     }
   });
 });
+
+describe('events configuration', () => {
+  it('allows private webhook targets outside production only, and refuses bad values', async () => {
+    const { ConfigError, loadConfig } = await import('../config.js');
+    const secret = { JWT_SECRET: 'x'.repeat(16) };
+    assert.equal(loadConfig(secret).events.webhookAllowPrivate, true);
+    assert.equal(loadConfig({ ...secret, NODE_ENV: 'production' }).events.webhookAllowPrivate, false);
+    assert.equal(loadConfig({ ...secret, NODE_ENV: 'production', WEBHOOK_ALLOW_PRIVATE: 'true' }).events.webhookAllowPrivate, true);
+    assert.equal(loadConfig(secret).events.natsUrl, undefined);
+    assert.equal(loadConfig({ ...secret, NATS_URL: 'nats://127.0.0.1:4222' }).events.natsUrl, 'nats://127.0.0.1:4222');
+    for (const bad of [{ NATS_URL: 'http://x' }, { WEBHOOK_ALLOW_PRIVATE: 'yes' }, { OUTBOX_RELAY_ENABLED: '1' }, { WEBHOOK_ATTEMPTS_MAX: '0' },
+      { WEBHOOK_RETRY_MIN_MS: '5000', WEBHOOK_RETRY_MAX_MS: '1000' }, { OUTBOX_RETENTION_MS: '10' }]) {
+      assert.throws(() => loadConfig({ ...secret, ...bad }), ConfigError, JSON.stringify(bad));
+    }
+  });
+});
