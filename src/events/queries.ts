@@ -55,7 +55,8 @@ WITH picked AS (${pickUnrelayed}
 )
 SELECT (SELECT count(*) FROM claimed)::int AS claimed, (SELECT count(*) FROM fanned)::int AS fanned`;
 
-export type ClaimedEvents = { events: OutboxRow[]; fanned: number };
+/** `events` is empty when they were relayed at once (no broker); `claimed` counts them either way. */
+export type ClaimedEvents = { claimed: number; events: OutboxRow[]; fanned: number };
 
 /**
  * Claims up to `limit` unrelayed events in `sequence` order and creates their
@@ -68,10 +69,10 @@ export async function claimEvents(tx: Tx, limit: number, leaseMs: number | undef
   await tx.query('SELECT pg_advisory_xact_lock($1)', [relayLockId]);
   if (leaseMs === undefined) {
     const [row] = await tx.query<{ claimed: number; fanned: number }>(relayWithoutBrokerSql, [limit]);
-    return { events: new Array(row!.claimed), fanned: row!.fanned };
+    return { claimed: row!.claimed, events: [], fanned: row!.fanned };
   }
   const rows = await tx.query<OutboxRow & { fanned: number }>(claimForPublishSql, [limit, leaseMs]);
-  return { events: rows, fanned: rows[0]?.fanned ?? 0 };
+  return { claimed: rows.length, events: rows, fanned: rows[0]?.fanned ?? 0 };
 }
 
 export async function markRelayed(db: Queryable, sequences: readonly number[]): Promise<void> {

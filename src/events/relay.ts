@@ -47,11 +47,11 @@ export class OutboxRelay {
     await this.#purgeWhenDue();
     const publisher = this.#publisher;
     const leaseMs = publisher === undefined ? undefined : this.#options.leaseMs;
-    const { events, fanned } = await this.#db.transaction((tx) => claimEvents(tx, this.#options.batchMax, leaseMs));
+    const { claimed, events, fanned } = await this.#db.transaction((tx) => claimEvents(tx, this.#options.batchMax, leaseMs));
     if (fanned > 0) this.#options.onFannedOut();
-    if (publisher === undefined || events.length === 0) {
-      this.stats.relayed += events.length;
-      return events.length === this.#options.batchMax;
+    if (publisher === undefined || claimed === 0) {
+      this.stats.relayed += claimed;
+      return claimed === this.#options.batchMax;
     }
     let outcome;
     try {
