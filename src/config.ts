@@ -43,7 +43,7 @@ export type EventsConfig = Readonly<{
   webhookAttemptsMax: number;
   webhookTimeoutMs: number;
   /** Deliveries that failed every attempt, in a row, after which an endpoint is disabled. */
-  webhookDisableAfter: number;
+  webhookDisableAfterFailures: number;
   webhookConcurrencyMax: number;
   webhookAllowPrivate: boolean;
 }>;
@@ -82,7 +82,7 @@ function loadEventsConfig(env: NodeJS.ProcessEnv, production: boolean): EventsCo
     webhookRetryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', Math.max(webhookRetryMinMs, 3_600_000), webhookRetryMinMs, 86_400_000),
     webhookAttemptsMax: integer(env, 'WEBHOOK_ATTEMPTS_MAX', 12, 1, 100),
     webhookTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
-    webhookDisableAfter: integer(env, 'WEBHOOK_DISABLE_AFTER', 5, 1, 1_000_000),
+    webhookDisableAfterFailures: integer(env, 'WEBHOOK_DISABLE_AFTER', 5, 1, 1_000_000),
     webhookConcurrencyMax: integer(env, 'WEBHOOK_CONCURRENCY_MAX', 16, 1, 1_000),
     webhookAllowPrivate: boolean(env, 'WEBHOOK_ALLOW_PRIVATE', !production),
   });

@@ -87,7 +87,7 @@ export class WebhookDispatcher {
         return;
       }
       if (delivery.attempts >= this.#config.webhookAttemptsMax) {
-        await recordFailed(this.#db, delivery.id, result.status, error, this.#config.webhookDisableAfter);
+        await recordFailed(this.#db, delivery.id, result.status, error, this.#config.webhookDisableAfterFailures);
         this.stats.failed += 1;
         this.#log.warn({ deliveryId: delivery.id, webhookId: delivery.webhook_id, error }, 'webhook delivery failed for good');
         return;
