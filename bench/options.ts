@@ -79,6 +79,8 @@ export const targets: Readonly<Record<string, Target>> = {
   'coupon-noredis': { baseline: 'hello', ratioMin: 0.25, text: '≥ 0.25 × hello' },
   'product-detail': { baseline: 'hello', ratioMin: 0.35, text: '≥ 0.35 × hello' },
   popular: { baseline: 'hello', ratioMin: 0.7, text: '≥ 0.7 × hello' },
+  'relay-orders-8c': { baseline: 'relay-off-orders-8c', ratioMin: 0.9, text: '≥ 0.9 × relay off' },
+  'relay-flash': { baseline: 'relay-off-flash', ratioMin: 0.9, text: '≥ 0.9 × relay off' },
 };
 
 export const jwtSecret = 'bench-secret-0123456789abcdef-not-for-production';

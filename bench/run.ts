@@ -14,7 +14,8 @@ import { runLoad } from './load.js';
 import { helloPortBase, jwtSecret, parseSizes, pgAdminUrl, redisUrl, servicePortBase, type Sizes } from './options.js';
 import { build, commandExists, profileDir, ensureWrk, rootDir, startHello, startServices, stopAll, type Instance } from './proc.js';
 import { environment, toRow, writeReport } from './report.js';
-import { chargePlan, couponPlan, orderPlans, readPlans, runPlans, selected, type Ctx, type ScenarioResult } from './scenarios.js';
+import { startBenchNats, waitOutboxDrained } from './events.js';
+import { chargePlan, couponPlan, orderPlans, readPlans, relayPlans, runPlans, selected, type Ctx, type ScenarioResult } from './scenarios.js';
 import { createDatabase, dropDatabase, seedBase, settleDatabase, writeTokens } from './seed.js';
 
 const resultsDir = join(rootDir, 'bench/results');
@@ -56,7 +57,7 @@ async function measureHello(sizes: Sizes): Promise<void> {
 }
 
 function measureStorageBaselines(sizes: Sizes, databaseUrl: string): void {
-  if (['orders', 'flash', 'sellout'].some((family) => selected(sizes, family))) measurePgOrder(sizes, databaseUrl);
+  if (['orders', 'flash', 'sellout', 'relay'].some((family) => selected(sizes, family))) measurePgOrder(sizes, databaseUrl);
   if (selected(sizes, 'coupon-redis')) {
     const requests = sizes.quick ? 100_000 : 1_000_000;
     recordBaseline('redis-gate', runRedisGate({ clients: sizes.clients, requests, quota: sizes.couponQuota, key: `bench:gate:${Date.now()}` }));
@@ -81,17 +82,66 @@ async function warmUp(ctx: Ctx): Promise<void> {
 }
 
 type Seeded = Omit<Ctx, 'ports' | 'redis' | 'db' | 'sizes' | 'tmpDir'>;
+type ServiceEnv = { databaseUrl: string; jwtSecret: string; dataDir: string; profile: boolean };
+
+/**
+ * The relay on/off comparison: the order and flash-sale loads with a live
+ * NATS relay (a nats-server of the bench's own) and the relay's lag at the
+ * orders-32c rate, then the same loads with the relay off, whose rows are the
+ * relay-on rows' baselines. Relay on goes first, so that a service that
+ * warms up over the phase favours the baseline, not the relay. The relay-off
+ * rows leave a backlog in the outbox; the next services relay it before
+ * anything is measured.
+ */
+async function runRelayScenarios(sizes: Sizes, db: pg.Pool, seeded: Seeded, service: ServiceEnv, procs: number): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  const nats = await startBenchNats();
+  try {
+    log(`service × ${procs}, relay on, NATS at ${nats.url}`);
+    running = await startServices(procs, servicePortBase, { ...service, redisUrl, env: { NATS_URL: nats.url } });
+    let ctx: Ctx = { ...seeded, db, sizes, tmpDir, ports: running.map((i) => i.port), redis: true };
+    await waitOutboxDrained(db, 300_000);
+    await warmUp(ctx);
+    results.push(...(await runPlans(ctx, relayPlans(ctx, 'nats', nats.url), printResult)));
+    await stopAll(running);
+    running = [];
+
+    log(`service × ${procs}, relay off`);
+    running = await startServices(procs, servicePortBase, { ...service, redisUrl, env: { OUTBOX_RELAY_ENABLED: 'false' } });
+    ctx = { ...ctx, ports: running.map((i) => i.port) };
+    await settleDatabase(db);
+    await warmUp(ctx);
+    for (const result of await runPlans(ctx, relayPlans(ctx, 'off'), printResult)) {
+      results.push(result);
+      if (result.load !== undefined) {
+        const { throughput, p50Ms, p99Ms, errors } = result.load;
+        baselines[result.name] = { throughput, p50Ms, p99Ms, errors };
+      }
+    }
+    await stopAll(running);
+    running = [];
+    log('  relay on against relay off:');
+    for (const result of results.filter((r) => r.family === 'relay-orders-8c' || r.family === 'relay-flash')) printResult(result);
+  } finally {
+    await stopAll(running);
+    running = [];
+    await nats.stop();
+  }
+  return results;
+}
 
 async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seeded: Seeded): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   let historyLoaded = false;
-  const service = { databaseUrl, jwtSecret, dataDir: join(tmpDir, 'data'), profile: sizes.profile };
+  const service: ServiceEnv = { databaseUrl, jwtSecret, dataDir: join(tmpDir, 'data'), profile: sizes.profile };
   const readsSelected = ['product-detail', 'product-list', 'popular'].some((family) => selected(sizes, family));
   for (const procs of sizes.processCounts) {
     await settleDatabase(db);
     log(`service × ${procs}, with Redis`);
     running = await startServices(procs, servicePortBase, { ...service, redisUrl });
     let ctx: Ctx = { ...seeded, db, sizes, tmpDir, ports: running.map((i) => i.port), redis: true };
+    // A relay-off phase before this one left its events behind: relayed first, not during a measurement.
+    await waitOutboxDrained(db, 300_000);
     await warmUp(ctx);
     results.push(...(await runPlans(ctx, [...orderPlans(ctx), couponPlan(ctx), chargePlan(ctx)], printResult)));
     if (!historyLoaded && readsSelected) {
@@ -106,6 +156,7 @@ async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seed
     results.push(...(await runPlans(ctx, readPlans(ctx), printResult)));
     await stopAll(running);
     running = [];
+    if (selected(sizes, 'relay')) results.push(...(await runRelayScenarios(sizes, db, seeded, service, procs)));
     if (!selected(sizes, 'coupon-noredis')) continue;
 
     log(`service × ${procs}, without Redis`);

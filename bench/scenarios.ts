@@ -9,6 +9,7 @@ import { checkInvariants } from './invariants.js';
 import { runLoad, type LoadResult, type LoadSpec } from './load.js';
 import type { Sizes } from './options.js';
 import { createCampaign, createProduct, issueOrderCoupons } from './seed.js';
+import { lastStreamSeq, outboxNote, readLag } from './events.js';
 import { join } from 'node:path';
 
 export type ScenarioStatus = 'ok' | 'FAILED' | 'not-implemented';
@@ -67,6 +68,8 @@ type Plan = {
   verify?: (load: LoadResult) => Promise<string[]>;
   /** For a baseline that is another scenario of this run: its throughput, once measured. */
   baselineThroughput?: () => number | undefined;
+  /** Further figures for the notes, measured after the load. */
+  measure?: (load: LoadResult) => Promise<string[]>;
 };
 
 async function execute(ctx: Ctx, plan: Plan): Promise<ScenarioResult> {
@@ -90,6 +93,7 @@ async function execute(ctx: Ctx, plan: Plan): Promise<ScenarioResult> {
     else result.load = { ...load, throughput: load.soldOut.throughput };
   }
   const problems = [...((await plan.verify?.(load)) ?? []), ...(await checkInvariants(ctx.db))];
+  result.notes.push(...((await plan.measure?.(load)) ?? []), await outboxNote(ctx.db));
   if (problems.length > 0) {
     result.status = 'FAILED';
     result.notes.push(...problems);
@@ -126,33 +130,44 @@ function tag(): string {
   return Date.now().toString(36).toUpperCase();
 }
 
+function orderPlan(ctx: Ctx, clients: number, name: string, family: string, baseline: string): Plan {
+  const common = { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi };
+  return {
+    name, family, baseline, probe: ['POST', '/api/orders', {}],
+    prepare: async () => {
+      const coupons = join(ctx.tmpDir, `coupons-${name}.tsv`);
+      await issueOrderCoupons(ctx.db, `BENCH-ORD-${tag()}-${name}`, ctx.userIds, 4, coupons);
+      return { kind: 'order', clients, args: { ...common, coupons } };
+    },
+    verify: async (load) => expectAll2xx(load),
+  };
+}
+
+function flashPlan(ctx: Ctx, name: string, family: string, baseline: string): Plan {
+  const common = { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi };
+  return {
+    name, family, baseline, probe: ['POST', '/api/orders', {}],
+    prepare: async () => {
+      const product = await createProduct(ctx.db, `flash ${tag()}`, 1000, ctx.sizes.flashStock);
+      return { kind: 'flash', args: { ...common, product } };
+    },
+    verify: async (load) => expectAll2xx(load),
+  };
+}
+
 export function orderPlans(ctx: Ctx): Plan[] {
   const p = `${ctx.ports.length}p`;
   const { sizes } = ctx;
   const common = { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi };
   const orderProbe: [string, string, unknown] = ['POST', '/api/orders', {}];
-  const plans: Plan[] = sizes.orderClients.map((clients) => ({
-    name: `orders-${clients}c-${p}`,
-    family: `orders-${clients}c`,
-    baseline: `pg-order-${clients}c`,
-    probe: orderProbe,
-    prepare: async () => {
-      const coupons = join(ctx.tmpDir, `coupons-${clients}-${p}.tsv`);
-      await issueOrderCoupons(ctx.db, `BENCH-ORD-${tag()}-${clients}-${p}`, ctx.userIds, 4, coupons);
-      return { kind: 'order', clients, args: { ...common, coupons } };
-    },
-    verify: async (load) => expectAll2xx(load),
-  }));
+  const plans: Plan[] = sizes.orderClients.map((clients) => orderPlan(ctx, clients, `orders-${clients}c-${p}`, `orders-${clients}c`, `pg-order-${clients}c`));
   let flashThroughput: number | undefined;
+  const flash = flashPlan(ctx, `flash-${p}`, 'flash', 'pg-order-hot-32c');
   plans.push({
-    name: `flash-${p}`, family: 'flash', baseline: 'pg-order-hot-32c', probe: orderProbe,
-    prepare: async () => {
-      const product = await createProduct(ctx.db, `flash ${tag()}`, 1000, sizes.flashStock);
-      return { kind: 'flash', args: { ...common, product } };
-    },
+    ...flash,
     verify: async (load) => {
       flashThroughput = load.throughput;
-      return expectAll2xx(load);
+      return flash.verify!(load);
     },
   });
   let deadlocksBefore = 0;
@@ -186,6 +201,47 @@ export function orderPlans(ctx: Ctx): Plan[] {
     },
   });
   return plans;
+}
+
+/** The bound on the relay's lag p99 (commit → JetStream) at the orders-32c rate. */
+export const relayLagP99MsMax = 1_000;
+
+/**
+ * The same order and flash-sale load with a live NATS relay and with the
+ * relay off (the outbox is still written, nothing reads it); the relay-on
+ * rows take the relay-off rows of the same run as their baseline. The lag
+ * plan measures the relay's lag at the orders-32c rate from the stream itself.
+ */
+export function relayPlans(ctx: Ctx, relay: 'off' | 'nats', natsUrl?: string): Plan[] {
+  const p = `${ctx.ports.length}p`;
+  if (relay === 'off') {
+    return [
+      orderPlan(ctx, 8, `relay-off-orders-8c-${p}`, 'relay-off-orders-8c', 'pg-order-8c'),
+      flashPlan(ctx, `relay-off-flash-${p}`, 'relay-off-flash', 'pg-order-hot-32c'),
+    ];
+  }
+  const url = natsUrl!;
+  const lag = orderPlan(ctx, 32, `relay-lag-orders-32c-${p}`, 'relay-lag-orders-32c', 'pg-order-32c');
+  let firstSeq = 0;
+  return [
+    orderPlan(ctx, 8, `relay-orders-8c-${p}`, 'relay-orders-8c', `relay-off-orders-8c-${p}`),
+    flashPlan(ctx, `relay-flash-${p}`, 'relay-flash', `relay-off-flash-${p}`),
+    {
+      ...lag,
+      prepare: async () => {
+        const spec = await lag.prepare();
+        firstSeq = await lastStreamSeq(url);
+        return spec;
+      },
+      measure: async () => {
+        // Everything the load committed is relayed within a few seconds.
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        const measured = await readLag(url, firstSeq);
+        const met = measured.p99Ms < relayLagP99MsMax ? 'met' : 'NOT met';
+        return [`relay lag commit → JetStream over ${measured.events} events: p50 ${measured.p50Ms} ms, p99 ${measured.p99Ms} ms, max ${measured.maxMs} ms (target p99 < ${relayLagP99MsMax} ms: ${met})`];
+      },
+    },
+  ];
 }
 
 export function couponPlan(ctx: Ctx): Plan {

@@ -25,6 +25,8 @@ import { AppError, messages } from './errors.js';
 import { migrate } from './migrate.js';
 import { CursorCodec } from './pagination.js';
 import { couponRoutes } from './coupons/routes.js';
+import { setupEvents, type Events } from './events/plugin.js';
+import { webhookRoutes } from './events/routes.js';
 import { orderRoutes } from './orders/routes.js';
 import { makePaymentBatcher, type PaymentBatcher } from './orders/service.js';
 import { pointRoutes } from './points/routes.js';
@@ -44,6 +46,8 @@ export type AppContext = Readonly<{
   popular: PopularProducts;
   journal: PendingJournal;
   recovery: RecoveryWorker;
+  /** The outbox relay and webhook delivery of this instance (src/events/). */
+  events: Events;
   /** An onRequest hook for admin-only routes; runs after authentication. */
   requireAdmin: (request: FastifyRequest) => Promise<void>;
   /** The service's clock; tests may move it. */
@@ -145,6 +149,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await recovery.stop();
     await journal.close();
   });
+  // Also after the database's hook: the relay and deliveries stop before the database closes.
+  const events = setupEvents(app, db, config.events);
   const now = options.now ?? (() => new Date());
   app.decorate('ctx', {
     config,
@@ -160,6 +166,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }),
     journal,
     recovery,
+    events,
     requireAdmin: async (request: FastifyRequest) => {
       if (!request.principal.admin) throw forbidden();
     },
@@ -203,6 +210,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await pointRoutes(api);
       await couponRoutes(api);
       await orderRoutes(api);
+      await webhookRoutes(api);
     },
     { prefix: '/api' },
   );

@@ -27,6 +27,25 @@ export type Config = Readonly<{
   bodyLimitBytes: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  events: EventsConfig;
+}>;
+
+/** The outbox relay, the JetStream publisher and webhook delivery (src/events/). */
+export type EventsConfig = Readonly<{
+  /** `nats://…`: publish every event to JetStream; undefined publishes to no broker. */
+  natsUrl: string | undefined;
+  relayEnabled: boolean;
+  outboxRetentionMs: number;
+  outboxBatchMax: number;
+  outboxPollMs: number;
+  webhookRetryMinMs: number;
+  webhookRetryMaxMs: number;
+  webhookAttemptsMax: number;
+  webhookTimeoutMs: number;
+  /** Deliveries that failed every attempt, in a row, after which an endpoint is disabled. */
+  webhookDisableAfterFailures: number;
+  webhookConcurrencyMax: number;
+  webhookAllowPrivate: boolean;
 }>;
 
 export class ConfigError extends Error {}
@@ -40,6 +59,33 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  return raw === 'true';
+}
+
+function loadEventsConfig(env: NodeJS.ProcessEnv, production: boolean): EventsConfig {
+  const natsUrl = optionalString(env, 'NATS_URL');
+  if (natsUrl !== undefined && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) throw new ConfigError('NATS_URL must start with nats:// or tls://');
+  const webhookRetryMinMs = integer(env, 'WEBHOOK_RETRY_MIN_MS', 5_000, 10, 3_600_000);
+  return Object.freeze({
+    natsUrl,
+    relayEnabled: boolean(env, 'OUTBOX_RELAY_ENABLED', true),
+    outboxRetentionMs: integer(env, 'OUTBOX_RETENTION_MS', 86_400_000, 1_000, 90 * 86_400_000),
+    outboxBatchMax: integer(env, 'OUTBOX_BATCH_MAX', 256, 1, 10_000),
+    outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 100, 5, 60_000),
+    webhookRetryMinMs,
+    webhookRetryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', Math.max(webhookRetryMinMs, 3_600_000), webhookRetryMinMs, 86_400_000),
+    webhookAttemptsMax: integer(env, 'WEBHOOK_ATTEMPTS_MAX', 12, 1, 100),
+    webhookTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+    webhookDisableAfterFailures: integer(env, 'WEBHOOK_DISABLE_AFTER', 5, 1, 1_000_000),
+    webhookConcurrencyMax: integer(env, 'WEBHOOK_CONCURRENCY_MAX', 16, 1, 1_000),
+    webhookAllowPrivate: boolean(env, 'WEBHOOK_ALLOW_PRIVATE', !production),
+  });
 }
 
 function optionalString(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -86,5 +132,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 256 * 1024, 1_024, 16 * 1024 * 1024),
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    events: loadEventsConfig(env, production),
   });
 }

@@ -1,5 +1,6 @@
 import type { Database } from '../db.js';
 import { AppError } from '../errors.js';
+import { enqueueOrderEvents } from '../events/queries.js';
 import { releaseEffects } from './compensation.js';
 import { findOrder } from './queries.js';
 import type { Order } from './schemas.js';
@@ -18,6 +19,7 @@ export async function cancelOrder(db: Database, userId: string, orderId: string)
     const moved = await transitionOrder(tx, orderId, 'success', 'canceled', 'USER_CANCELED');
     if (moved === undefined) throw new AppError('ORDER_NOT_CANCELABLE', orderMessages.notCancelable);
     await releaseEffects(tx, moved);
+    await enqueueOrderEvents(tx, [orderId]);
     return findOrder(tx, userId, orderId);
   });
 }

@@ -29,7 +29,8 @@ function rowToEntry(row: LedgerRow): LedgerEntry {
 
 // A first charge creates the wallet only when the amount alone fits under the
 // limit; an existing wallet is raised only when the sum fits. A repeated key
-// makes the ledger insert fail, which undoes the wallet update with it.
+// makes the ledger insert fail, which undoes the wallet update with it. The
+// points.charged event (migrations/010_outbox.sql) goes in with them.
 const chargeSql = `
 WITH wallet AS (
   INSERT INTO wallets AS w (user_id, balance)
@@ -37,10 +38,15 @@ WITH wallet AS (
   ON CONFLICT (user_id) DO UPDATE SET balance = w.balance + EXCLUDED.balance, updated_at = now()
     WHERE w.balance + EXCLUDED.balance <= $3::bigint
   RETURNING w.balance
+), entry AS (
+  INSERT INTO point_ledger (user_id, type, amount, balance_after, idempotency_key)
+  SELECT $1::text, 'CHARGE', $2::bigint, balance, $4::text FROM wallet
+  RETURNING balance_after
+), event AS (
+  INSERT INTO outbox (type, subject, data)
+  SELECT 'points.charged', $1::text, json_build_object('userId', $1::text, 'amount', $2::bigint, 'balance', balance_after) FROM entry
 )
-INSERT INTO point_ledger (user_id, type, amount, balance_after, idempotency_key)
-SELECT $1::text, 'CHARGE', $2::bigint, balance, $4::text FROM wallet
-RETURNING balance_after`;
+SELECT balance_after FROM entry`;
 
 /** The new balance, or `undefined` when the charge would pass `limit`. Throws a unique violation for a used key. */
 export async function chargeWallet(

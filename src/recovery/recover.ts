@@ -12,6 +12,7 @@
  *     happens once whichever instance gets there first.
  */
 import type { Database, Tx } from '../db.js';
+import { enqueueOrderEvents } from '../events/queries.js';
 import { releaseEffects } from '../orders/compensation.js';
 import { transitionOrder } from '../orders/state.js';
 import type { OrderStatus } from '../orders/schemas.js';
@@ -60,6 +61,7 @@ export async function cancelPending(db: Database, orderId: string): Promise<bool
     const moved = await transitionOrder(tx, orderId, 'pending', 'canceled', 'SYSTEM_FAILURE');
     if (moved === undefined) return false;
     await releaseEffects(tx, moved);
+    await enqueueOrderEvents(tx, [orderId]);
     return true;
   });
 }

@@ -1,0 +1,90 @@
+/**
+ * The outbox relay, one per instance. Each step claims a bounded batch of
+ * unrelayed events in `sequence` order and creates their webhook deliveries
+ * (one short transaction), then — with NATS — publishes them and marks the
+ * acknowledged ones relayed. No transaction is open while publishing; a
+ * claim is a lease, so events of an instance that died are claimed again by
+ * another once it runs out (at-least-once: consumers dedupe on `id`).
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Database } from '../db.js';
+import { toCloudEvent } from './envelope.js';
+import type { JetStreamPublisher } from './nats.js';
+import { claimEvents, markRelayed, purgeOutbox, releaseClaims } from './queries.js';
+
+const purgeRoundsMax = 10;
+
+export type RelayStats = { relayed: number; published: number; duplicates: number; publishFailures: number; purged: number };
+
+export type RelayOptions = {
+  batchMax: number;
+  /** How long a claim for publishing lasts; longer than a publish can take. */
+  leaseMs: number;
+  retentionMs: number;
+  purgeEveryMs: number;
+  purgeBatchMax: number;
+  /** Called after a step that created webhook deliveries. */
+  onFannedOut: () => void;
+};
+
+export class OutboxRelay {
+  readonly stats: RelayStats = { relayed: 0, published: 0, duplicates: 0, publishFailures: 0, purged: 0 };
+  readonly #db: Database;
+  readonly #publisher: JetStreamPublisher | undefined;
+  readonly #options: RelayOptions;
+  readonly #log: FastifyBaseLogger;
+  #lastPurge = 0;
+
+  constructor(db: Database, publisher: JetStreamPublisher | undefined, options: RelayOptions, log: FastifyBaseLogger) {
+    this.#db = db;
+    this.#publisher = publisher;
+    this.#options = options;
+    this.#log = log;
+  }
+
+  /** One batch; true when the batch was full, so that more may be waiting. */
+  async step(): Promise<boolean> {
+    await this.#purgeWhenDue();
+    const publisher = this.#publisher;
+    const leaseMs = publisher === undefined ? undefined : this.#options.leaseMs;
+    const { claimed, events, fanned } = await this.#db.transaction((tx) => claimEvents(tx, this.#options.batchMax, leaseMs));
+    if (fanned > 0) this.#options.onFannedOut();
+    if (publisher === undefined || claimed === 0) {
+      this.stats.relayed += claimed;
+      return claimed === this.#options.batchMax;
+    }
+    let outcome;
+    try {
+      outcome = await publisher.publish(events.map(toCloudEvent));
+    } catch (error) {
+      this.stats.publishFailures += events.length;
+      await releaseClaims(this.#db, events.map((event) => event.sequence));
+      throw error;
+    }
+    const done = events.filter((_event, i) => outcome.published[i]).map((event) => event.sequence);
+    const failed = events.filter((_event, i) => !outcome.published[i]).map((event) => event.sequence);
+    await markRelayed(this.#db, done);
+    this.stats.relayed += done.length;
+    this.stats.published += done.length;
+    this.stats.duplicates += outcome.duplicates;
+    if (failed.length > 0) {
+      this.stats.publishFailures += failed.length;
+      await releaseClaims(this.#db, failed);
+      throw new Error(`${failed.length} of ${events.length} events not acknowledged by JetStream`);
+    }
+    return events.length === this.#options.batchMax;
+  }
+
+  async #purgeWhenDue(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastPurge < this.#options.purgeEveryMs) return;
+    this.#lastPurge = now;
+    // Bounded per step, so a large backlog of old rows cannot stall relaying.
+    for (let round = 0; round < purgeRoundsMax; round += 1) {
+      const purged = await purgeOutbox(this.#db, this.#options.retentionMs, this.#options.purgeBatchMax);
+      this.stats.purged += purged;
+      if (purged < this.#options.purgeBatchMax) break;
+    }
+    this.#log.debug({ purged: this.stats.purged }, 'outbox purged');
+  }
+}
