@@ -22,6 +22,7 @@ import { Authenticator, forbidden, type Principal } from './auth.js';
 import type { Config } from './config.js';
 import { DbFailure, openDatabase, type Database } from './db.js';
 import { AppError, messages } from './errors.js';
+import { clientErrorHandler, frameworkErrors, installInputGuards } from './input-guard.js';
 import { migrate } from './migrate.js';
 import { CursorCodec } from './pagination.js';
 import { couponRoutes } from './coupons/routes.js';
@@ -124,10 +125,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
+    clientErrorHandler,
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
 
   app.setValidatorCompiler(makeValidators());
   app.setErrorHandler(handleError);
+  installInputGuards(app);
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: messages.notFound }));
 
   const ownsDb = options.db === undefined;
