@@ -25,6 +25,7 @@ import { AppError, messages } from './errors.js';
 import { clientErrorHandler, frameworkErrors, installInputGuards } from './input-guard.js';
 import { migrate } from './migrate.js';
 import { CursorCodec } from './pagination.js';
+import { installShutdownGate } from './shutdown.js';
 import { couponRoutes } from './coupons/routes.js';
 import { CouponTermsCache } from './coupons/state.js';
 import { orderRoutes } from './orders/routes.js';
@@ -122,8 +123,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: 72_000,
     requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
+    // Shutdown answers and closes connections itself (shutdown.ts), in the service's error shape.
+    return503OnClosing: false,
+    forceCloseConnections: false,
     routerOptions: { maxParamLength: 200 },
     clientErrorHandler,
     frameworkErrors,
@@ -131,6 +133,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   app.setValidatorCompiler(makeValidators());
   app.setErrorHandler(handleError);
+  installShutdownGate(app);
   installInputGuards(app);
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: messages.notFound }));
 
