@@ -37,7 +37,10 @@ export class PeerJournals {
   start(): void {
     this.#scan();
     try {
-      this.#watcher = watch(this.dir, { persistent: false }, () => this.#schedule());
+      // Heartbeats and this instance's own appends change nothing here.
+      this.#watcher = watch(this.dir, { persistent: false }, (_event, name) => {
+        if (name === null || (!name.endsWith('.alive') && !name.includes(this.ownId))) this.#schedule();
+      });
       this.#watcher.on('error', () => {});
     } catch {
       // No watch on this file system: the rescan alone keeps the view within a second.
