@@ -22,8 +22,10 @@ import { Authenticator, forbidden, type Principal } from './auth.js';
 import type { Config } from './config.js';
 import { DbFailure, openDatabase, type Database } from './db.js';
 import { AppError, messages } from './errors.js';
+import { clientErrorHandler, frameworkErrors, installInputGuards } from './input-guard.js';
 import { migrate } from './migrate.js';
 import { CursorCodec } from './pagination.js';
+import { installShutdownGate } from './shutdown.js';
 import { couponRoutes } from './coupons/routes.js';
 import { setupEvents, type Events } from './events/plugin.js';
 import { webhookRoutes } from './events/routes.js';
@@ -123,13 +125,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: 72_000,
     requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
+    // Shutdown answers and closes connections itself (shutdown.ts), in the service's error shape.
+    return503OnClosing: false,
+    forceCloseConnections: false,
     routerOptions: { maxParamLength: 200 },
+    clientErrorHandler,
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
 
   app.setValidatorCompiler(makeValidators());
   app.setErrorHandler(handleError);
+  installShutdownGate(app);
+  installInputGuards(app);
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: messages.notFound }));
 
   const ownsDb = options.db === undefined;

@@ -4,6 +4,7 @@
  */
 import { createSigner, createVerifier } from 'fast-jwt';
 import { AppError, messages } from './errors.js';
+import { isStorableText } from './input-guard.js';
 
 export type Principal = Readonly<{ userId: string; admin: boolean }>;
 
@@ -25,7 +26,7 @@ export class Authenticator {
   }
 
   authenticate(header: string | undefined, nowMs = Date.now()): Principal {
-    if (header === undefined || !header.startsWith('Bearer ')) throw unauthorized();
+    if (header === undefined || !isBearer(header)) throw unauthorized();
     const token = header.slice(7);
     // A cached token passed every check below when it was first seen.
     const cached = this.#cache.get(token);
@@ -40,6 +41,8 @@ export class Authenticator {
     }
     const { sub, role, exp } = payload;
     if (typeof sub !== 'string' || sub.length < 1 || sub.length > 64 || typeof exp !== 'number' || exp * 1000 <= nowMs) throw unauthorized();
+    // A user id the database could not store is no user: a validly signed token can still carry one.
+    if (!isStorableText(sub)) throw unauthorized();
     const principal: Principal = Object.freeze({ userId: sub, admin: role === 'admin' });
     if (this.#cache.size >= cacheSizeMax) this.#cache.clear();
     this.#cache.set(token, { principal, expiresAtMs: exp * 1000 });
@@ -51,6 +54,11 @@ export class Authenticator {
     const sign = createSigner({ key: this.#secret, algorithm: 'HS256', expiresIn: options.expiresIn ?? '1h' });
     return sign({ sub: userId, ...(options.admin === true ? { role: 'admin' } : {}) });
   }
+}
+
+/** `Bearer ` with the scheme in any case (RFC 7235 §2.1), then the token. */
+function isBearer(header: string): boolean {
+  return header.startsWith('Bearer ') || (header.length > 7 && header.charCodeAt(6) === 32 && header.slice(0, 6).toLowerCase() === 'bearer');
 }
 
 function unauthorized(): AppError {

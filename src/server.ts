@@ -1,10 +1,10 @@
 /**
  * Starts the service: parse configuration, build the app, listen. On SIGTERM
- * or SIGINT it stops accepting, lets in-flight requests finish, closes the
- * database and exits 0.
+ * or SIGINT it shuts down gracefully (shutdown.ts) and exits 0.
  */
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { shutDown } from './shutdown.js';
 
 async function main(): Promise<void> {
   let config;
@@ -31,18 +31,7 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      app.log.error('shutdown timed out');
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    timer.unref();
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        app.log.error({ err: error }, 'error while shutting down');
-        process.exit(1);
-      },
-    );
+    void shutDown(app, config.shutdownTimeoutMs).then((code) => process.exit(code));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

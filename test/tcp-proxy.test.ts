@@ -105,6 +105,27 @@ describe('tcp proxy in front of PostgreSQL', () => {
     await client.end();
   });
 
+  it('dropAnswers() lets a statement commit while its client never hears the answer', async () => {
+    const p = await proxy();
+    const table = `proxy_drop_${randomUUID().replaceAll('-', '')}`;
+    const { client: direct } = await connect(adminUrl);
+    await direct.query(`CREATE TABLE ${table} (n int)`);
+    try {
+      const { client } = await connect(p.url(adminUrl));
+      p.dropAnswers();
+      await assert.rejects(client.query({ text: `INSERT INTO ${table} VALUES (1)`, query_timeout: 500 } as pg.QueryConfig), /Query read timeout/);
+      const { rows } = await direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+      assert.equal(rows[0]!.n, 1, 'the statement committed');
+      await p.restore();
+      assert.equal(await selectOne(p.url(adminUrl)), 2);
+      await client.end();
+    } finally {
+      await direct.query(`DROP TABLE ${table}`);
+      await direct.end();
+      clients.delete(direct);
+    }
+  });
+
   it('refuse() refuses new connections and drops existing ones; restore() listens on the same port', async () => {
     const p = await proxy();
     const port = p.port;

@@ -1,7 +1,8 @@
 import type { Api } from '../app.js';
+import { DbFailure } from '../db.js';
 import { AppError } from '../errors.js';
 import { PageQuery } from '../pagination.js';
-import type { PendingEntry } from '../recovery/journal.js';
+import type { PendingEntry, PendingJournal } from '../recovery/journal.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { cancelOrder } from './cancel.js';
 import { findOrder, listOrders } from './queries.js';
@@ -24,6 +25,18 @@ function journaledOrder(entry: PendingEntry): Order {
   };
 }
 
+/**
+ * The 202 promise on every instance (SPEC §8): an order that some journal
+ * under DATA_DIR holds is `pending`, whatever the database says, until
+ * recovery has recorded it there. Only an answer that would say `success` or
+ * `failed` needs the look.
+ */
+function keepPromise(journal: PendingJournal, order: Order, caughtUp = false): Order {
+  if (order.status !== 'success' && order.status !== 'failed') return order;
+  const entry = caughtUp ? journal.find(order.orderId) : journal.findNow(order.orderId);
+  return entry === undefined ? order : { ...order, status: 'pending', reason: null };
+}
+
 function orderNotFound(): AppError {
   return new AppError('ORDER_NOT_FOUND', orderMessages.notFound);
 }
@@ -43,7 +56,16 @@ export async function orderRoutes(api: Api): Promise<void> {
       },
     },
     async (request, reply) => {
-      const result = await createOrder({ payments, journal, products, now }, request.principal.userId, request.headers['idempotency-key'], request.body);
+      let result;
+      try {
+        result = await createOrder({ payments, journal, products, now }, request.principal.userId, request.headers['idempotency-key'], request.body);
+      } catch (error) {
+        // A retried key whose order another instance answered 202 for is pending, not what the database says.
+        if (error instanceof AppError && error.code === 'DUPLICATE_REQUEST' && error.fields.status !== 'pending' && journal.findNow(String(error.fields.orderId)) !== undefined) {
+          throw new AppError('DUPLICATE_REQUEST', error.message, { ...error.fields, status: 'pending' });
+        }
+        throw error;
+      }
       products.forget(request.body.items.map((line) => line.productId));
       if (result.kind === 'paid') return result.order;
       return reply.code(202).send({ code: 'ORDER_PENDING', message: orderMessages.pending, orderId: result.orderId, status: 'pending' });
@@ -54,12 +76,21 @@ export async function orderRoutes(api: Api): Promise<void> {
     '/orders/:id',
     { schema: { tags, security: bearerSecurity, params: OrderIdParams, response: { 200: OrderBody, ...errorResponses(404) } } },
     async (request) => {
-      // An order the journal still holds is pending, whatever the database says (or if it is away).
-      const journaled = journal.find(request.params.id);
-      if (journaled !== undefined && journaled.userId === request.principal.userId) return { order: journaledOrder(journaled) };
-      const order = await findOrder(db, request.principal.userId, request.params.id);
-      if (order === undefined) throw orderNotFound();
-      return { order };
+      const found = journal.find(request.params.id);
+      const journaled = found !== undefined && found.userId === request.principal.userId ? found : undefined;
+      let order;
+      try {
+        order = await findOrder(db, request.principal.userId, request.params.id);
+      } catch (error) {
+        // With the database away, a journaled order is still known: pending.
+        if (journaled !== undefined && error instanceof DbFailure) return { order: journaledOrder(journaled) };
+        throw error;
+      }
+      if (order === undefined) {
+        if (journaled !== undefined) return { order: journaledOrder(journaled) };
+        throw orderNotFound();
+      }
+      return { order: keepPromise(journal, order) };
     },
   );
 
@@ -75,7 +106,8 @@ export async function orderRoutes(api: Api): Promise<void> {
       }
       const rows = await listOrders(db, request.principal.userId, after, limit + 1);
       const page = cursors.page('orders', rows, limit, (row) => [row.position.createdAt, row.position.id]);
-      return { orders: page.items.map((row) => row.order), nextCursor: page.nextCursor };
+      journal.catchUp();
+      return { orders: page.items.map((row) => keepPromise(journal, row.order, true)), nextCursor: page.nextCursor };
     },
   );
 

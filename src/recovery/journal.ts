@@ -7,12 +7,15 @@
  * Each instance appends to its own file and touches a heartbeat file while it
  * lives. An instance whose heartbeat is stale is dead: a live one adopts its
  * file by renaming it (the rename succeeds for exactly one adopter), copies
- * what is still unsettled into its own journal, then deletes it.
+ * what is still unsettled into its own journal, then deletes it. Every
+ * instance also follows the other journals (peers.ts), so that none reports
+ * `success` for an order another one answered 202.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PaymentInput } from '../orders/queries.js';
+import { PeerJournals } from './peers.js';
 
 /**
  * The payment's input as sent, and when the client was told 202 (ISO). The
@@ -38,6 +41,8 @@ export class PendingJournal {
   readonly instanceId = randomUUID();
   readonly #unsettled = new Map<string, PendingEntry>();
   #file: FileHandle | undefined;
+  /** The journals of the other instances sharing this directory. */
+  #peers: PeerJournals | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   /** Appends wait here so that concurrent ones share one write and one fsync. */
   #batch: { lines: string[]; done: Promise<void> } | undefined;
@@ -56,6 +61,8 @@ export class PendingJournal {
     await this.#touch();
     this.#heartbeat = setInterval(() => void this.#touch().catch(() => {}), heartbeatIntervalMs);
     this.#heartbeat.unref();
+    this.#peers = new PeerJournals(this.dir, this.instanceId);
+    this.#peers.start();
   }
 
   async #touch(): Promise<void> {
@@ -93,17 +100,37 @@ export class PendingJournal {
     await this.#write({ type: 'settled', orderId });
   }
 
+  /** This instance's entries not yet in the database. */
   unsettled(): PendingEntry[] {
     return [...this.#unsettled.values()];
   }
 
+  /** Entries in the other journals under this directory: their instances answered 202 for them. */
+  peerEntries(): PendingEntry[] {
+    return this.#peers?.entries() ?? [];
+  }
+
+  /** An order answered 202 by this instance or by one sharing its directory, and not yet in the database as such. */
   find(orderId: string): PendingEntry | undefined {
-    return this.#unsettled.get(orderId);
+    return this.#unsettled.get(orderId) ?? this.#peers?.find(orderId);
   }
 
   findByKey(userId: string, key: string): PendingEntry | undefined {
     for (const entry of this.#unsettled.values()) if (entry.userId === userId && entry.key === key) return entry;
-    return undefined;
+    return this.#peers?.findByKey(userId, key);
+  }
+
+  /**
+   * Reads what the peers' journals gained since the last look, so that `find`
+   * is exact as of this call: for an answer about to say `success` or `failed`.
+   */
+  catchUp(): void {
+    this.#peers?.catchUp();
+  }
+
+  findNow(orderId: string): PendingEntry | undefined {
+    this.catchUp();
+    return this.find(orderId);
   }
 
   /** Takes over the journals of instances whose heartbeat stopped (including this process's previous life). */
@@ -133,6 +160,7 @@ export class PendingJournal {
 
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
+    this.#peers?.stop();
     await this.#batch?.done.catch(() => {});
     await this.#file?.close();
     this.#file = undefined;

@@ -11,6 +11,14 @@ import type { PendingJournal } from './journal.js';
 import { cancelPending, countPendingOrders, findPendingOrders, recordPending } from './recover.js';
 
 const sweepBatchMax = 100;
+/**
+ * While this instance holds orders the database does not know are in doubt,
+ * it tries again this often: the database holds the fence (`pending`) at the
+ * first moment it answers, and instances that do not share this DATA_DIR see
+ * the order pending from then on. An unreachable database throttles the tries
+ * by itself (each waits for its connect or query deadline).
+ */
+const fenceRetryMs = 50;
 
 export type RecoveryStatus = { journalBacklog: number; pendingOrders: number; lastSweepAt: string | null; lastError: string | null };
 
@@ -21,6 +29,8 @@ export class RecoveryWorker {
   #pendingOrders = 0;
   #lastSweepAt: Date | null = null;
   #lastError: string | null = null;
+  /** Orders of other instances' journals this one has already recorded as pending. */
+  #fencedForPeers = new Set<string>();
 
   constructor(
     readonly db: Database,
@@ -34,7 +44,7 @@ export class RecoveryWorker {
     const loop = () => {
       if (this.#stopped) return;
       this.#running = this.tick().finally(() => {
-        this.#timer = setTimeout(loop, this.intervalMs);
+        this.#timer = setTimeout(loop, this.journal.unsettled().length > 0 ? fenceRetryMs : this.intervalMs);
         this.#timer.unref();
       });
     };
@@ -56,6 +66,24 @@ export class RecoveryWorker {
     };
   }
 
+  /**
+   * An instance sharing this DATA_DIR answered 202 for these orders and has
+   * not recorded them yet (it may be cut off from the database). Recording
+   * them here is the same idempotent step it would take, and the sweep below
+   * then cancels them: the promise is kept without waiting for it. The entry
+   * stays in its journal until it settles it itself.
+   */
+  async #fencePeers(): Promise<void> {
+    const entries = this.journal.peerEntries();
+    const current = new Set(entries.map((entry) => entry.orderId));
+    for (const orderId of this.#fencedForPeers) if (!current.has(orderId)) this.#fencedForPeers.delete(orderId);
+    for (const entry of entries) {
+      if (this.#stopped || this.#fencedForPeers.has(entry.orderId)) continue;
+      await recordPending(this.db, entry);
+      this.#fencedForPeers.add(entry.orderId);
+    }
+  }
+
   /** One pass; never throws. */
   async tick(): Promise<void> {
     try {
@@ -66,6 +94,7 @@ export class RecoveryWorker {
         await recordPending(this.db, entry);
         await this.journal.settle(entry.orderId);
       }
+      await this.#fencePeers();
       for (let batch = await findPendingOrders(this.db, sweepBatchMax); batch.length > 0; batch = await findPendingOrders(this.db, sweepBatchMax)) {
         let progressed = false;
         for (const orderId of batch) {

@@ -6,7 +6,7 @@
  */
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 
-export type ProxyMode = 'forward' | 'blackhole' | 'refuse' | 'closed';
+export type ProxyMode = 'forward' | 'blackhole' | 'drop-answers' | 'refuse' | 'closed';
 
 export type ProxyStats = Readonly<{ accepted: number; open: number }>;
 
@@ -20,6 +20,11 @@ export type TcpProxy = {
   cut(): Promise<void>;
   /** Keeps accepting and keeps connections open, but drops every byte both ways until restored. */
   blackhole(): void;
+  /**
+   * Passes the service's bytes on but drops the database's answers until
+   * restored: statements run and commit, and the service never hears so.
+   */
+  dropAnswers(): void;
   /** Stops listening (new connections get ECONNREFUSED) and destroys existing ones. */
   refuse(): Promise<void>;
   /** Back to forwarding, listening again on the same port. */
@@ -49,26 +54,28 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
   const forwarding = () => mode === 'forward';
 
   function relay(link: Link, from: Socket, to: Socket): void {
+    const answers = from === link.upstream;
+    const passes = () => forwarding() || (mode === 'drop-answers' && !answers);
     from.on('data', (chunk: Buffer) => {
-      if (!forwarding() || to.destroyed) return;
+      if (!passes() || to.destroyed) return;
       // Respect backpressure so a fast side cannot grow the proxy's memory without bound.
       if (!to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());
       }
     });
-    from.on('end', () => passOn(link, () => to.end()));
+    from.on('end', () => passOn(link, passes, () => to.end()));
     from.on('close', () => {
-      passOn(link, () => to.destroy());
+      passOn(link, passes, () => to.destroy());
       if (link.client.destroyed && link.upstream.destroyed) links.delete(link);
     });
     // Resets and refusals are the point of this proxy: they end the link, never the test.
     from.on('error', () => {});
   }
 
-  function passOn(link: Link, action: () => void): void {
-    if (forwarding()) action();
-    else if (mode === 'blackhole') link.deferred.push(action);
+  function passOn(link: Link, passes: () => boolean, action: () => void): void {
+    if (passes()) action();
+    else if (mode === 'blackhole' || mode === 'drop-answers') link.deferred.push(action);
   }
 
   function onConnection(client: Socket): void {
@@ -145,6 +152,10 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
     blackhole(): void {
       if (mode === 'closed') throw new Error('proxy is closed');
       if (mode === 'forward') mode = 'blackhole';
+    },
+    dropAnswers(): void {
+      if (mode === 'closed') throw new Error('proxy is closed');
+      if (mode === 'forward') mode = 'drop-answers';
     },
     async refuse(): Promise<void> {
       if (mode === 'closed') throw new Error('proxy is closed');
