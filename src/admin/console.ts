@@ -28,11 +28,12 @@ const contentSecurityPolicy = [
 export async function adminConsole(app: Api): Promise<void> {
   if (!existsSync(`${consoleDir}index.html`)) {
     app.log.warn({ dir: consoleDir }, 'the admin console is not built; npm run build builds it');
-    app.get('/admin', { schema: { hide: true } }, async (_request, reply) =>
-      reply.code(503).send({ code: 'SERVICE_UNAVAILABLE', message: '관리 콘솔이 아직 빌드되지 않았습니다. npm run build 를 실행해 주세요.' }),
-    );
+    const notBuilt = { code: 'SERVICE_UNAVAILABLE', message: '관리 콘솔이 아직 빌드되지 않았습니다. npm run build 를 실행해 주세요.' };
+    for (const path of ['/admin', '/admin/']) app.get(path, { schema: { hide: true } }, async (_request, reply) => reply.code(503).send(notBuilt));
     return;
   }
+  // The page's relative asset paths need the trailing slash.
+  app.get('/admin', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/admin/', 301));
   await app.register(fastifyStatic, {
     root: consoleDir,
     prefix: '/admin/',
