@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { createSigner } from 'fast-jwt';
@@ -35,6 +36,7 @@ const adminToken = auth.sign(uniqueUser('admin'), { admin: true });
 
 let browser: Browser;
 before(async () => {
+  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get update && apt-get install -y chromium`);
   await mkdir(artifacts, { recursive: true });
   browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumFlags, headless: true, timeout: 60_000 });
 });
@@ -331,9 +333,15 @@ describe('admin console in Chromium', () => {
     for (const name of ['Products', 'Coupons', 'Orders', 'Wallets', 'Recovery']) {
       await openView(page, name);
       await page.getByRole('heading', { level: 1, name: new RegExp(name) }).waitFor();
-      const width = await page.evaluate(() => document.documentElement.scrollWidth);
-      assert.ok(width <= 390, `${name} is ${width} px wide`);
       await page.screenshot({ path: new URL(`${testDb}-phone-${name.toLowerCase()}.png`, artifacts).pathname, fullPage: true });
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      const widest = await page.evaluate(() => {
+        const wide = [...document.querySelectorAll('body *')].filter(
+          (element) => element.getBoundingClientRect().right > window.innerWidth + 1 && element.closest('.table-wrap') === null,
+        );
+        return wide.slice(0, 3).map((element) => `${element.tagName}.${element.className}: ${(element.textContent ?? '').slice(0, 60)}`);
+      });
+      assert.ok(width <= 390, `${name} is ${width} px wide (${widest.join(', ')})`);
     }
     await closeTab(tab, 'phone');
   });
