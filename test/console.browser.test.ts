@@ -218,8 +218,12 @@ describe('admin console in Chromium', () => {
     await form.getByLabel('쿠폰 코드').fill(code);
     await form.getByLabel('캠페인 이름').fill('E2E 선착순 100명');
     await form.getByLabel('할인 방식').selectOption('RATE');
-    await form.getByLabel('할인 값').fill('10');
+    await form.getByLabel('할인 값').fill('150');
     await form.getByLabel('총 수량').fill('100');
+    await form.getByRole('button', { name: '캠페인 만들기' }).click();
+    // A rule across fields is the service's; its message shows on the form.
+    await textOf(form.getByRole('alert'), '정률 할인은 1~100% 사이여야 합니다.');
+    await form.getByLabel('할인 값').fill('10');
     await form.getByLabel('최소 주문 금액 (원)').fill('5,000');
     await form.getByLabel('최대 할인 금액 (원)').fill('3000');
     await form.getByLabel('유효 기간 (일)').fill('7');

@@ -34,7 +34,7 @@ export function ConfirmDialog(props: Props) {
         props.onCancel();
       }}
     >
-      <h3 id={titleId}>{props.title}</h3>
+      <h2 id={titleId}>{props.title}</h2>
       {props.children}
       <div class="buttons">
         <button type="button" class="danger" onClick={props.onConfirm} disabled={props.busy}>

@@ -83,7 +83,7 @@ export function Section(props: { title: string; children: ComponentChildren; act
   return (
     <section class="panel" aria-label={props.title}>
       <div class="panel-head">
-        <h3>{props.title}</h3>
+        <h2>{props.title}</h2>
         {props.actions}
       </div>
       {props.children}

@@ -76,6 +76,55 @@ function readCampaign(text: CampaignText): { body: CampaignInput } | { errors: F
   return { body };
 }
 
+type FieldsProps = {
+  text: CampaignText;
+  errors: FormErrors;
+  set: (field: keyof CampaignText) => (value: string) => void;
+  fieldOf: (field: keyof CampaignText) => string;
+};
+
+/** The terms a campaign may leave to the service's defaults. */
+function OptionalFields(props: FieldsProps) {
+  const { text, errors, set, fieldOf } = props;
+  const eligibleId = fieldOf('eligibleUserIds');
+  return (
+    <fieldset>
+      <legend>선택 항목</legend>
+      <div class="field-row">
+        <Field id={fieldOf('minOrderAmount')} label="최소 주문 금액 (원)" inputMode="numeric" value={text.minOrderAmount} onInput={set('minOrderAmount')} error={errors.fields.minOrderAmount} hint="비우면 0" />
+        <Field
+          id={fieldOf('maxDiscountAmount')}
+          label="최대 할인 금액 (원)"
+          inputMode="numeric"
+          value={text.maxDiscountAmount}
+          onInput={set('maxDiscountAmount')}
+          error={errors.fields.maxDiscountAmount}
+          hint="정률 할인에만"
+        />
+        <Field id={fieldOf('validDays')} label="유효 기간 (일)" inputMode="numeric" value={text.validDays} onInput={set('validDays')} error={errors.fields.validDays} hint="발급 후, 비우면 30일" />
+      </div>
+      <div class="field-row">
+        <Field id={fieldOf('issueStartsAt')} type="datetime-local" label="발급 시작" value={text.issueStartsAt} onInput={set('issueStartsAt')} error={errors.fields.issueStartsAt} hint="이 시각부터 (포함)" />
+        <Field id={fieldOf('issueEndsAt')} type="datetime-local" label="발급 종료" value={text.issueEndsAt} onInput={set('issueEndsAt')} error={errors.fields.issueEndsAt} hint="이 시각 전까지 (제외)" />
+      </div>
+      <div class={`field${errors.fields.eligibleUserIds === undefined ? '' : ' invalid'}`}>
+        <label for={eligibleId}>발급 대상 사용자 ID</label>
+        <textarea
+          id={eligibleId}
+          rows={2}
+          value={text.eligibleUserIds}
+          aria-describedby={`${eligibleId}-hint`}
+          onInput={(event) => set('eligibleUserIds')((event.currentTarget as HTMLTextAreaElement).value)}
+        />
+        <small id={`${eligibleId}-hint`} class="hint">
+          한 줄에 하나 또는 쉼표로 구분, 비우면 모든 사용자
+        </small>
+        <ErrorLine error={errors.fields.eligibleUserIds} />
+      </div>
+    </fieldset>
+  );
+}
+
 function CreateCampaign(props: { onCreated: () => void }) {
   const id = useId();
   const [text, setText] = useState(emptyCampaign);
@@ -105,7 +154,6 @@ function CreateCampaign(props: { onCreated: () => void }) {
   };
 
   const typeId = fieldOf('discountType');
-  const eligibleId = fieldOf('eligibleUserIds');
   return (
     <Section title="캠페인 만들기">
       <form onSubmit={submit} noValidate aria-label="캠페인 만들기">
@@ -132,40 +180,7 @@ function CreateCampaign(props: { onCreated: () => void }) {
           />
           <Field id={fieldOf('totalQuantity')} label="총 수량" inputMode="numeric" value={text.totalQuantity} onInput={set('totalQuantity')} error={errors.fields.totalQuantity} />
         </div>
-        <fieldset>
-          <legend>선택 항목</legend>
-          <div class="field-row">
-            <Field id={fieldOf('minOrderAmount')} label="최소 주문 금액 (원)" inputMode="numeric" value={text.minOrderAmount} onInput={set('minOrderAmount')} error={errors.fields.minOrderAmount} hint="비우면 0" />
-            <Field
-              id={fieldOf('maxDiscountAmount')}
-              label="최대 할인 금액 (원)"
-              inputMode="numeric"
-              value={text.maxDiscountAmount}
-              onInput={set('maxDiscountAmount')}
-              error={errors.fields.maxDiscountAmount}
-              hint="정률 할인에만"
-            />
-            <Field id={fieldOf('validDays')} label="유효 기간 (일)" inputMode="numeric" value={text.validDays} onInput={set('validDays')} error={errors.fields.validDays} hint="발급 후, 비우면 30일" />
-          </div>
-          <div class="field-row">
-            <Field id={fieldOf('issueStartsAt')} type="datetime-local" label="발급 시작" value={text.issueStartsAt} onInput={set('issueStartsAt')} error={errors.fields.issueStartsAt} hint="이 시각부터 (포함)" />
-            <Field id={fieldOf('issueEndsAt')} type="datetime-local" label="발급 종료" value={text.issueEndsAt} onInput={set('issueEndsAt')} error={errors.fields.issueEndsAt} hint="이 시각 전까지 (제외)" />
-          </div>
-          <div class={`field${errors.fields.eligibleUserIds === undefined ? '' : ' invalid'}`}>
-            <label for={eligibleId}>발급 대상 사용자 ID</label>
-            <textarea
-              id={eligibleId}
-              rows={2}
-              value={text.eligibleUserIds}
-              aria-describedby={`${eligibleId}-hint`}
-              onInput={(event) => set('eligibleUserIds')((event.currentTarget as HTMLTextAreaElement).value)}
-            />
-            <small id={`${eligibleId}-hint`} class="hint">
-              한 줄에 하나 또는 쉼표로 구분, 비우면 모든 사용자
-            </small>
-            <ErrorLine error={errors.fields.eligibleUserIds} />
-          </div>
-        </fieldset>
+        <OptionalFields text={text} errors={errors} set={set} fieldOf={fieldOf} />
         <ErrorLine error={errors.form} />
         <button type="submit" disabled={busy}>
           캠페인 만들기

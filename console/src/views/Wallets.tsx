@@ -12,6 +12,7 @@ export function WalletsView(props: { param: string | undefined }) {
   useEffect(() => setText(props.param ?? ''), [props.param]);
   const userId = props.param;
   const [balance, setBalance] = useState<number | undefined>(undefined);
+  useEffect(() => setBalance(undefined), [userId]);
   const list = usePaged(userId, async (cursor) => {
     const wallet = await unwrap(
       api.GET('/api/admin/users/{userId}/wallet', { params: { path: { userId: userId! }, query: cursor === undefined ? {} : { cursor } } }),
