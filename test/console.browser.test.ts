@@ -110,7 +110,8 @@ describe('admin console in Chromium', () => {
     const tab = await openTab();
     const { page } = tab;
     await page.goto(`${base}/admin/`);
-    // The token field has focus on arrival; typing and Enter sign in.
+    // The token field takes focus on arrival (once the page has rendered); typing and Enter sign in.
+    await page.waitForFunction(() => document.activeElement?.id === 'admin-token');
     await page.keyboard.type(adminToken);
     await page.keyboard.press('Enter');
     const nav = page.getByRole('navigation', { name: '관리 메뉴' });
