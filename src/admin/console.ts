@@ -42,13 +42,13 @@ export async function adminConsole(app: Api): Promise<void> {
     schemaHide: true,
     index: 'index.html',
     cacheControl: false,
-    setHeaders: (reply, path) => {
+    setHeaders: (response, path) => {
       // Vite names every asset by its content hash; index.html names the current ones.
       const hashed = path.includes('/assets/');
-      reply.header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
-      reply.header('x-content-type-options', 'nosniff');
-      reply.header('referrer-policy', 'no-referrer');
-      if (path.endsWith('.html')) reply.header('content-security-policy', contentSecurityPolicy);
+      response.setHeader('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
+      response.setHeader('x-content-type-options', 'nosniff');
+      response.setHeader('referrer-policy', 'no-referrer');
+      if (path.endsWith('.html')) response.setHeader('content-security-policy', contentSecurityPolicy);
     },
   });
 }
