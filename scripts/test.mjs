@@ -4,7 +4,8 @@
  * PostgreSQL database created for this run (and dropped after it).
  * PostgreSQL is found at TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres).
  * `npm test -- pglite` or `npm test -- postgres` runs one side; further
- * arguments are test files.
+ * arguments are test files. Browser tests (`*.browser.test.ts`) need the
+ * built admin console: it is built first whenever one of them is to run.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -22,7 +23,12 @@ function findTests(dir) {
     return name.endsWith('.test.ts') ? [path] : [];
   });
 }
-const testFiles = files.length > 0 ? files : [...findTests('test'), ...findTests('src')].sort();
+const testFiles = files.length > 0 ? files : [...findTests('test'), ...findTests('src'), ...findTests('console/src')].sort();
+
+if (testFiles.some((file) => file.endsWith('.browser.test.ts'))) {
+  const build = spawnSync('npm', ['run', '--silent', 'build:console'], { stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+}
 
 function runSuite(env) {
   const result = spawnSync(

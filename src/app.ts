@@ -18,6 +18,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { adminConsole } from './admin/console.js';
+import { adminRoutes } from './admin/routes.js';
 import { Authenticator, forbidden, type Principal } from './auth.js';
 import type { Config } from './config.js';
 import { DbFailure, openDatabase, type Database } from './db.js';
@@ -200,6 +202,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(adminConsole);
 
   await app.register(
     async (api: Api) => {
@@ -218,6 +221,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await couponRoutes(api);
       await orderRoutes(api);
       await webhookRoutes(api);
+      await api.register(adminRoutes);
     },
     { prefix: '/api' },
   );

@@ -103,6 +103,15 @@ export async function findCampaignByCode(db: Queryable, code: string): Promise<C
   return row === undefined ? undefined : rowToCampaign(row);
 }
 
+/** Campaigns newest first, with ids below `beforeId`; `limit` rows at most. */
+export async function listCampaigns(db: Queryable, beforeId: number, limit: number): Promise<Campaign[]> {
+  const rows = await db.query<CampaignRow>(
+    `SELECT ${campaignColumns} FROM coupon_campaigns WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+    [beforeId, limit],
+  );
+  return rows.map(rowToCampaign);
+}
+
 export type ClaimOutcome =
   | { kind: 'issued'; couponId: number; expiresAt: Date }
   | { kind: 'alreadyIssued' }

@@ -121,7 +121,7 @@ export async function payOrders(db: Queryable, inputs: readonly PaymentInput[]):
   });
 }
 
-type OrderRow = {
+export type OrderRow = {
   id: string;
   status: OrderStatus;
   reason: string | null;
@@ -132,9 +132,9 @@ type OrderRow = {
   created_at: Date;
 };
 
-const orderColumns = 'id, status, reason, total_amount, discount_amount, paid_amount, coupon_id, created_at';
+export const orderColumns = 'id, status, reason, total_amount, discount_amount, paid_amount, coupon_id, created_at';
 
-function rowToOrder(row: OrderRow, items: OrderItem[]): Order {
+export function rowToOrder(row: OrderRow, items: OrderItem[]): Order {
   return {
     orderId: row.id,
     status: row.status,
@@ -148,7 +148,7 @@ function rowToOrder(row: OrderRow, items: OrderItem[]): Order {
   };
 }
 
-async function itemsOf(db: Queryable, orderIds: readonly string[]): Promise<Map<string, OrderItem[]>> {
+export async function itemsOf(db: Queryable, orderIds: readonly string[]): Promise<Map<string, OrderItem[]>> {
   const rows = await db.query<{ order_id: string; product_id: number; quantity: number; unit_price: number }>(
     `SELECT order_id, product_id, quantity, unit_price FROM order_items
        WHERE order_id = ANY ($1::uuid[]) ORDER BY order_id, product_id`,

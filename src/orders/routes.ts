@@ -11,7 +11,8 @@ import { createOrder, orderMessages } from './service.js';
 
 const tags = ['orders'];
 
-function journaledOrder(entry: PendingEntry): Order {
+/** An order only the journal holds yet, as the database will show it once recorded: pending. */
+export function journaledOrder(entry: PendingEntry): Order {
   return {
     orderId: entry.orderId,
     status: 'pending',

@@ -16,7 +16,8 @@ const transitions: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   canceled: [],
 };
 
-export type CancelReason = 'USER_CANCELED' | 'SYSTEM_FAILURE';
+/** Who canceled: the user, an admin for the user, or recovery. */
+export type CancelReason = 'USER_CANCELED' | 'ADMIN_CANCELED' | 'SYSTEM_FAILURE';
 
 export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
   return transitions[from].includes(to);

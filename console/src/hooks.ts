@@ -1,0 +1,122 @@
+/** Loading state the views share: one page of a keyset-paged list, optionally polled. */
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { asApiError } from './api.js';
+import type { ApiErrorLike } from './lib/fields.js';
+
+export type Page<T> = { items: T[]; nextCursor: string | null };
+
+export type Paged<T> = {
+  items: T[] | undefined;
+  error: ApiErrorLike | undefined;
+  loading: boolean;
+  page: number;
+  hasNext: boolean;
+  first: () => void;
+  previous: () => void;
+  next: () => void;
+  reload: () => void;
+};
+
+/**
+ * Pages through a list; `key` names what is listed (a user id, a filter), and a
+ * new key starts again at page one. With `pollMs`, the page on screen is read
+ * again on that interval while the tab is visible: the console's live view.
+ */
+export function usePaged<T>(key: string | undefined, fetchPage: (cursor: string | undefined) => Promise<Page<T>>, pollMs?: number): Paged<T> {
+  // cursors[n] opens page n; page 0 has none.
+  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
+  const [page, setPage] = useState(0);
+  const [result, setResult] = useState<Page<T> | undefined>(undefined);
+  const [error, setError] = useState<ApiErrorLike | undefined>(undefined);
+  const [loading, setLoading] = useState(false);
+  const [reloads, setReloads] = useState(0);
+  const latest = useRef(0);
+  const fetchRef = useRef(fetchPage);
+  fetchRef.current = fetchPage;
+
+  useEffect(() => {
+    setCursors([undefined]);
+    setPage(0);
+    setResult(undefined);
+    setError(undefined);
+  }, [key]);
+
+  const cursor = cursors[page];
+  useEffect(() => {
+    if (key === undefined) return;
+    let stopped = false;
+    const load = async (quiet: boolean) => {
+      const request = ++latest.current;
+      if (!quiet) setLoading(true);
+      try {
+        const answer = await fetchRef.current(cursor);
+        if (stopped || request !== latest.current) return;
+        setResult(answer);
+        setError(undefined);
+      } catch (failure) {
+        if (stopped || request !== latest.current) return;
+        setError(asApiError(failure));
+      } finally {
+        if (!stopped && request === latest.current) setLoading(false);
+      }
+    };
+    void load(false);
+    if (pollMs === undefined) return () => void (stopped = true);
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') void load(true);
+    }, pollMs);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [key, cursor, page, reloads, pollMs]);
+
+  const nextCursor = result?.nextCursor ?? null;
+  return {
+    items: result?.items,
+    error,
+    loading,
+    page,
+    hasNext: nextCursor !== null,
+    first: useCallback(() => setPage(0), []),
+    previous: useCallback(() => setPage((current) => Math.max(0, current - 1)), []),
+    next: () => {
+      if (nextCursor === null) return;
+      setCursors((known) => [...known.slice(0, page + 1), nextCursor]);
+      setPage(page + 1);
+    },
+    reload: useCallback(() => setReloads((count) => count + 1), []),
+  };
+}
+
+/** Reads one thing now and every `pollMs` while the tab is visible. */
+export function usePolled<T>(fetchOnce: () => Promise<T>, pollMs: number): { value: T | undefined; error: ApiErrorLike | undefined; reload: () => void } {
+  const [value, setValue] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<ApiErrorLike | undefined>(undefined);
+  const [reloads, setReloads] = useState(0);
+  const fetchRef = useRef(fetchOnce);
+  fetchRef.current = fetchOnce;
+  useEffect(() => {
+    let stopped = false;
+    const load = async () => {
+      try {
+        const next = await fetchRef.current();
+        if (!stopped) {
+          setValue(next);
+          setError(undefined);
+        }
+      } catch (failure) {
+        if (!stopped) setError(asApiError(failure));
+      }
+    };
+    void load();
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') void load();
+    }, pollMs);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [pollMs, reloads]);
+  return { value, error, reload: useCallback(() => setReloads((count) => count + 1), []) };
+}
