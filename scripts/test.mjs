@@ -4,7 +4,8 @@
  * PostgreSQL database created for this run (and dropped after it).
  * PostgreSQL is found at TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres).
  * `npm test -- pglite` or `npm test -- postgres` runs one side; further
- * arguments are test files.
+ * arguments are test files. test/cluster/ is not part of it: `npm run
+ * test:cluster` runs it (it brings up PostgreSQL, PgBouncer and HAProxy of its own).
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -18,6 +19,7 @@ const files = args.filter((arg) => arg.endsWith('.ts'));
 function findTests(dir) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
+    if (path === join('test', 'cluster')) return [];
     if (statSync(path).isDirectory()) return findTests(path);
     return name.endsWith('.test.ts') ? [path] : [];
   });
