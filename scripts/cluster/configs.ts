@@ -54,9 +54,15 @@ global
     maxconn 4000
     nbthread 2
     hard-stop-after 20s
+    log stderr format iso local0
+
 
 defaults
     mode http
+    log global
+    # Only what went wrong: a killed instance, a timeout, a retry.
+    option httplog
+    option dontlog-normal
     option http-keep-alive
     timeout connect 2s
     timeout client 40s
@@ -94,7 +100,6 @@ export function errorFiles(): Record<string, string> {
       `HTTP/1.1 ${status}`,
       'content-type: application/json; charset=utf-8',
       'cache-control: no-store',
-      'connection: close',
       ...(retryAfter ? ['retry-after: 1'] : []),
       `content-length: ${Buffer.byteLength(body)}`,
       '',

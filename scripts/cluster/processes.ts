@@ -50,6 +50,8 @@ export type Child = {
 /** A long-running child whose output goes to `logFile`. */
 export function startChild(name: string, command: string, args: readonly string[], logFile: string, options: SpawnOptions = {}): Child {
   const log = createWriteStream(logFile, { flags: 'a' });
+  // A log that cannot be written (its directory removed while stopping) must not crash the parent.
+  log.on('error', () => {});
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   tracked.add(child);
   child.stdout?.pipe(log, { end: false });
