@@ -79,6 +79,9 @@ export const targets: Readonly<Record<string, Target>> = {
   'coupon-noredis': { baseline: 'hello', ratioMin: 0.25, text: '≥ 0.25 × hello' },
   'product-detail': { baseline: 'hello', ratioMin: 0.35, text: '≥ 0.35 × hello' },
   popular: { baseline: 'hello', ratioMin: 0.7, text: '≥ 0.7 × hello' },
+  'stack-orders-8c': { baseline: 'orders-8c', ratioMin: 0.8, text: '≥ 0.8 × direct (HAProxy + PgBouncer)' },
+  'stack-flash': { baseline: 'flash', ratioMin: 0.8, text: '≥ 0.8 × direct (HAProxy + PgBouncer)' },
+  'stack-product-detail': { baseline: 'product-detail', ratioMin: 0.8, text: '≥ 0.8 × direct (HAProxy + PgBouncer)' },
 };
 
 export const jwtSecret = 'bench-secret-0123456789abcdef-not-for-production';

@@ -16,6 +16,7 @@ import { build, commandExists, profileDir, ensureWrk, rootDir, startHello, start
 import { environment, toRow, writeReport } from './report.js';
 import { chargePlan, couponPlan, orderPlans, readPlans, runPlans, selected, type Ctx, type ScenarioResult } from './scenarios.js';
 import { createDatabase, dropDatabase, seedBase, settleDatabase, writeTokens } from './seed.js';
+import { startBenchStack } from './stack.js';
 
 const resultsDir = join(rootDir, 'bench/results');
 const tmpDir = join(resultsDir, 'tmp');
@@ -80,6 +81,38 @@ async function warmUp(ctx: Ctx): Promise<void> {
   );
 }
 
+const stackFamilies = ['orders-8c', 'flash', 'product-detail'];
+
+/**
+ * The same processes behind HAProxy, through PgBouncer in transaction
+ * pooling; each row's baseline is its direct row of this run (one wrk
+ * process against HAProxy, where the direct rows use one per process).
+ */
+async function runStack(procs: number, direct: Ctx, service: Parameters<typeof startServices>[2], done: ScenarioResult[]): Promise<ScenarioResult[]> {
+  log(`service × ${procs} behind HAProxy, through PgBouncer (transaction pooling)`);
+  await settleDatabase(direct.db);
+  const stack = await startBenchStack(procs, servicePortBase, { ...service, redisUrl }, join(tmpDir, 'stack'));
+  try {
+    const ctx: Ctx = { ...direct, ports: [stack.port] };
+    await warmUp(ctx);
+    const plans = [...orderPlans(ctx), ...readPlans(ctx)]
+      .filter((plan) => stackFamilies.includes(plan.family))
+      .map((plan) => {
+        const directName = `${plan.family}-${procs}p`;
+        return {
+          ...plan,
+          name: `stack-${directName}`,
+          family: `stack-${plan.family}`,
+          baseline: directName,
+          baselineThroughput: () => done.find((r) => r.name === directName)?.load?.throughput,
+        };
+      });
+    return await runPlans(ctx, plans, printResult);
+  } finally {
+    await stack.stop();
+  }
+}
+
 type Seeded = Omit<Ctx, 'ports' | 'redis' | 'db' | 'sizes' | 'tmpDir'>;
 
 async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seeded: Seeded): Promise<ScenarioResult[]> {
@@ -106,6 +139,7 @@ async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seed
     results.push(...(await runPlans(ctx, readPlans(ctx), printResult)));
     await stopAll(running);
     running = [];
+    if (selected(sizes, 'stack')) results.push(...(await runStack(procs, ctx, service, results)));
     if (!selected(sizes, 'coupon-noredis')) continue;
 
     log(`service × ${procs}, without Redis`);

@@ -3,12 +3,19 @@
  * into the run's directory. Each setting that matters says why.
  */
 
-export type PgbouncerSettings = { port: number; primaryPort: number; poolSize: number; dir: string };
+export type PgbouncerSettings = {
+  port: number;
+  primaryPort: number;
+  /** The database on the primary; clients name it the same. */
+  database?: string;
+  poolSize: number;
+  dir: string;
+};
 
 export function pgbouncerIni(s: PgbouncerSettings): string {
   return `;; Written by scripts/cluster for this run.
 [databases]
-postgres = host=127.0.0.1 port=${s.primaryPort} dbname=postgres
+${s.database ?? 'postgres'} = host=127.0.0.1 port=${s.primaryPort} dbname=${s.database ?? 'postgres'}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
