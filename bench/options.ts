@@ -81,6 +81,9 @@ export const targets: Readonly<Record<string, Target>> = {
   popular: { baseline: 'hello', ratioMin: 0.7, text: '≥ 0.7 × hello' },
   'relay-orders-8c': { baseline: 'relay-off-orders-8c', ratioMin: 0.9, text: '≥ 0.9 × relay off' },
   'relay-flash': { baseline: 'relay-off-flash', ratioMin: 0.9, text: '≥ 0.9 × relay off' },
+  'stack-orders-8c': { baseline: 'orders-8c', ratioMin: 0.8, text: '≥ 0.8 × direct (HAProxy + PgBouncer)' },
+  'stack-flash': { baseline: 'flash', ratioMin: 0.8, text: '≥ 0.8 × direct (HAProxy + PgBouncer)' },
+  'stack-product-detail': { baseline: 'product-detail', ratioMin: 0.8, text: '≥ 0.8 × direct (HAProxy + PgBouncer)' },
 };
 
 export const jwtSecret = 'bench-secret-0123456789abcdef-not-for-production';

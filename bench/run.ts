@@ -17,6 +17,7 @@ import { environment, toRow, writeReport } from './report.js';
 import { startBenchNats, waitOutboxDrained } from './events.js';
 import { chargePlan, couponPlan, orderPlans, readPlans, relayPlans, runPlans, selected, type Ctx, type ScenarioResult } from './scenarios.js';
 import { createDatabase, dropDatabase, seedBase, settleDatabase, writeTokens } from './seed.js';
+import { startBenchStack } from './stack.js';
 
 const resultsDir = join(rootDir, 'bench/results');
 const tmpDir = join(resultsDir, 'tmp');
@@ -79,6 +80,38 @@ async function warmUp(ctx: Ctx): Promise<void> {
     { label: 'warm-up', kind: 'product', ports: ctx.ports, clients: ctx.sizes.clients, durationS: 1, args: { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi } },
     tmpDir,
   );
+}
+
+const stackFamilies = ['orders-8c', 'flash', 'product-detail'];
+
+/**
+ * The same processes behind HAProxy, through PgBouncer in transaction
+ * pooling; each row's baseline is its direct row of this run (one wrk
+ * process against HAProxy, where the direct rows use one per process).
+ */
+async function runStack(procs: number, direct: Ctx, service: Parameters<typeof startServices>[2], done: ScenarioResult[]): Promise<ScenarioResult[]> {
+  log(`service × ${procs} behind HAProxy, through PgBouncer (transaction pooling)`);
+  await settleDatabase(direct.db);
+  const stack = await startBenchStack(procs, servicePortBase, { ...service, redisUrl }, join(tmpDir, 'stack'));
+  try {
+    const ctx: Ctx = { ...direct, ports: [stack.port] };
+    await warmUp(ctx);
+    const plans = [...orderPlans(ctx), ...readPlans(ctx)]
+      .filter((plan) => stackFamilies.includes(plan.family))
+      .map((plan) => {
+        const directName = `${plan.family}-${procs}p`;
+        return {
+          ...plan,
+          name: `stack-${directName}`,
+          family: `stack-${plan.family}`,
+          baseline: directName,
+          baselineThroughput: () => done.find((r) => r.name === directName)?.load?.throughput,
+        };
+      });
+    return await runPlans(ctx, plans, printResult);
+  } finally {
+    await stack.stop();
+  }
 }
 
 type Seeded = Omit<Ctx, 'ports' | 'redis' | 'db' | 'sizes' | 'tmpDir'>;
@@ -157,6 +190,7 @@ async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seed
     await stopAll(running);
     running = [];
     if (selected(sizes, 'relay')) results.push(...(await runRelayScenarios(sizes, db, seeded, service, procs)));
+    if (selected(sizes, 'stack')) results.push(...(await runStack(procs, ctx, service, results)));
     if (!selected(sizes, 'coupon-noredis')) continue;
 
     log(`service × ${procs}, without Redis`);

@@ -6,6 +6,8 @@
  * `npm test -- pglite` or `npm test -- postgres` runs one side; further
  * arguments are test files. Browser tests (`*.browser.test.ts`) need the
  * built admin console: it is built first whenever one of them is to run.
+ * test/cluster/ is not part of it: `npm run test:cluster` runs it (it
+ * brings up PostgreSQL, PgBouncer and HAProxy of its own).
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -19,6 +21,7 @@ const files = args.filter((arg) => arg.endsWith('.ts'));
 function findTests(dir) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
+    if (path === join('test', 'cluster')) return [];
     if (statSync(path).isDirectory()) return findTests(path);
     return name.endsWith('.test.ts') ? [path] : [];
   });

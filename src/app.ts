@@ -22,7 +22,7 @@ import { adminConsole } from './admin/console.js';
 import { adminRoutes } from './admin/routes.js';
 import { Authenticator, forbidden, type Principal } from './auth.js';
 import type { Config } from './config.js';
-import { DbFailure, openDatabase, type Database } from './db.js';
+import { DbFailure, openDatabase, openPostgres, type Database } from './db.js';
 import { AppError, messages } from './errors.js';
 import { clientErrorHandler, frameworkErrors, installInputGuards } from './input-guard.js';
 import { migrate } from './migrate.js';
@@ -35,10 +35,12 @@ import { orderRoutes } from './orders/routes.js';
 import { makePaymentBatcher, type PaymentBatcher } from './orders/service.js';
 import { pointRoutes } from './points/routes.js';
 import { ProductCache } from './products/cache.js';
+import { ProductChanges } from './products/changes.js';
 import { PopularProducts } from './products/popular.js';
 import { productRoutes } from './products/routes.js';
 import { PendingJournal } from './recovery/journal.js';
 import { RecoveryWorker } from './recovery/worker.js';
+import { primaryReads, ReplicaReads, type CatalogueReads } from './replica.js';
 
 export type AppContext = Readonly<{
   config: Config;
@@ -46,6 +48,8 @@ export type AppContext = Readonly<{
   auth: Authenticator;
   cursors: CursorCodec;
   products: ProductCache;
+  /** Catalogue reads: the replica when there is a usable one, else `db`. Never for payments or writes. */
+  reads: CatalogueReads;
   payments: PaymentBatcher;
   popular: PopularProducts;
   journal: PendingJournal;
@@ -72,6 +76,7 @@ export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
 
 /** How stale `GET /api/products/:id` may be for writes made through other instances. */
 const productFreshMs = 1_000;
+const replicaProbeEveryMs = 100;
 
 export type BuildOptions = {
   /** A database opened by the caller (tests share one); the app will not close it. */
@@ -119,6 +124,40 @@ function handleError(error: FastifyError | Error, request: FastifyRequest, reply
   return reply.code(500).send({ code: 'INTERNAL_ERROR', message: messages.internal });
 }
 
+/**
+ * The read replica and the product change notifications, each only when
+ * configured: PostgreSQL, and for notifications a connection that can LISTEN
+ * (DATABASE_DIRECT_URL, or DATABASE_URL itself when no transaction pooler
+ * sits in front of it).
+ */
+function catalogue(app: Api, config: Config, db: Database, products: ProductCache) {
+  const onIdleError = (error: Error) => app.log.warn({ err: error }, 'idle replica connection lost');
+  let reads: CatalogueReads = primaryReads(db);
+  let replica: ReplicaReads | undefined;
+  if (config.databaseReplicaUrl !== undefined) {
+    const replicaDb = openPostgres(config.databaseReplicaUrl, config, onIdleError);
+    replica = new ReplicaReads(db, replicaDb, { lagMaxMs: config.dbReplicaLagMaxMs, probeEveryMs: replicaProbeEveryMs }, app.log);
+    reads = replica;
+    const started = replica;
+    app.addHook('onReady', async () => started.start());
+    app.addHook('onClose', async () => {
+      await started.stop();
+      await replicaDb.close();
+    });
+  }
+  const listenUrl = config.databaseDirectUrl ?? (config.dbPoolMode === 'session' ? config.databaseUrl : undefined);
+  let productChanges: ProductChanges | undefined;
+  if (listenUrl !== undefined) {
+    const changes = new ProductChanges(listenUrl, config, products, primaryReads(db), app.log);
+    productChanges = changes;
+    app.addHook('onReady', async () => changes.start());
+    app.addHook('onClose', async () => changes.stop());
+  } else if (config.databaseUrl !== undefined) {
+    app.log.warn('DB_POOL_MODE=transaction without DATABASE_DIRECT_URL: other instances see product changes only as the cache expires (1 s)');
+  }
+  return { reads, replica, productChanges };
+}
+
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<Api> {
   const app = Fastify({
     logger: { level: config.logLevel },
@@ -149,6 +188,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const auth = new Authenticator(config.jwtSecret);
   const products = new ProductCache(productFreshMs);
   await products.warm(db);
+  const { reads, replica, productChanges } = catalogue(app, config, db, products);
   const journal = new PendingJournal(config.dataDir === ':memory:' ? undefined : join(config.dataDir, 'journal'));
   await journal.open();
   const recovery = new RecoveryWorker(db, journal, app.log, Math.max(50, Math.min(1_000, Math.floor(config.recoveryDeadlineMs / 10))));
@@ -168,7 +208,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     cursors: new CursorCodec(config.jwtSecret),
     products,
     payments: makePaymentBatcher(db),
-    popular: new PopularProducts(db, now, app.log, {
+    reads,
+    popular: new PopularProducts(db, reads, now, app.log, {
       candidatesMax: 100,
       grownMax: 500,
       paymentDurationMaxMs: config.dbStatementTimeoutMs + 5_000,
@@ -196,7 +237,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     try {
       await db.query('SELECT 1');
-      return { status: 'ready', recovery: recovery.status() };
+      return {
+        status: 'ready',
+        recovery: recovery.status(),
+        ...(replica === undefined ? {} : { replica: replica.status() }),
+        ...(productChanges === undefined ? {} : { productChanges: productChanges.status() }),
+      };
     } catch {
       return reply.code(503).header('retry-after', '1').send({ code: 'SERVICE_UNAVAILABLE', message: messages.unavailable });
     }

@@ -24,6 +24,18 @@ export type Config = Readonly<{
   dbStatementTimeoutMs: number;
   dbLockTimeoutMs: number;
   dbIdleInTransactionTimeoutMs: number;
+  /**
+   * How DATABASE_URL's server hands out connections: `session` (PostgreSQL
+   * itself, or a pooler in session mode) or `transaction` (PgBouncer in
+   * transaction pooling: no named statements, limits set per transaction).
+   */
+  dbPoolMode: 'session' | 'transaction';
+  /** A streaming replica for catalogue reads; undefined reads everything from the primary. */
+  databaseReplicaUrl: string | undefined;
+  /** Catalogue reads leave the replica while it may be further behind the primary than this. */
+  dbReplicaLagMaxMs: number;
+  /** A connection of its own to the primary (never through a transaction pooler), for LISTEN. */
+  databaseDirectUrl: string | undefined;
   bodyLimitBytes: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -93,15 +105,29 @@ function optionalString(env: NodeJS.ProcessEnv, name: string): string | undefine
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+function postgresUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const url = optionalString(env, name);
+  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) throw new ConfigError(`${name} must start with postgres:// or postgresql://`);
+  return url;
+}
+
+function poolMode(env: NodeJS.ProcessEnv): 'session' | 'transaction' {
+  const raw = optionalString(env, 'DB_POOL_MODE') ?? 'session';
+  if (raw !== 'session' && raw !== 'transaction') throw new ConfigError(`DB_POOL_MODE must be session or transaction, got "${raw}"`);
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const jwtSecret = optionalString(env, 'JWT_SECRET');
   if (production && jwtSecret === undefined) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
   if (jwtSecret !== undefined && jwtSecret.length < 16) throw new ConfigError('JWT_SECRET must be at least 16 characters');
 
-  const databaseUrl = optionalString(env, 'DATABASE_URL');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
+  const databaseUrl = postgresUrl(env, 'DATABASE_URL');
+  const databaseReplicaUrl = postgresUrl(env, 'DATABASE_REPLICA_URL');
+  const databaseDirectUrl = postgresUrl(env, 'DATABASE_DIRECT_URL');
+  if (databaseUrl === undefined && (databaseReplicaUrl ?? databaseDirectUrl) !== undefined) {
+    throw new ConfigError('DATABASE_REPLICA_URL and DATABASE_DIRECT_URL need DATABASE_URL (the primary)');
   }
   const redisUrl = optionalString(env, 'REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
@@ -129,6 +155,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', Math.max(50, dbQueryTimeoutMs - 1_000), 50, 600_000),
     dbLockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 3_000, 10, 600_000),
     dbIdleInTransactionTimeoutMs: integer(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 10_000, 100, 600_000),
+    dbPoolMode: poolMode(env),
+    databaseReplicaUrl,
+    dbReplicaLagMaxMs: integer(env, 'DB_REPLICA_LAG_MAX_MS', 500, 10, 600_000),
+    databaseDirectUrl,
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 256 * 1024, 1_024, 16 * 1024 * 1024),
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),

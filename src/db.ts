@@ -79,33 +79,58 @@ function isConnectionBroken(error: unknown): boolean {
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
+/**
+ * The server-side limits of a session, as PostgreSQL startup parameters or as
+ * the `SET LOCAL`s that open a transaction. Behind a transaction pooler
+ * (PgBouncer 1.18 refuses these startup parameters, and a plain `SET` would
+ * leak into whoever gets the server connection next) only the second works.
+ */
+function sessionLimits(config: Config) {
+  return {
+    statement_timeout: config.dbStatementTimeoutMs,
+    lock_timeout: config.dbLockTimeoutMs,
+    idle_in_transaction_session_timeout: config.dbIdleInTransactionTimeoutMs,
+  };
+}
+
+function beginStatement(config: Config): string {
+  if (config.dbPoolMode === 'session') return 'BEGIN';
+  const limits = Object.entries(sessionLimits(config)).map(([name, value]) => `SET LOCAL ${name} = ${Math.trunc(value)}`);
+  return ['BEGIN', ...limits].join('; ');
+}
+
 class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   readonly #pool: pg.Pool;
   readonly #statementNames = new Map<string, string>();
   readonly #guarded = new WeakSet<pg.PoolClient>();
   readonly #onClientError: (error: Error) => void;
+  /** Named statements are prepared per server connection, which a transaction pooler swaps under us. */
+  readonly #prepare: boolean;
+  readonly #begin: string;
 
-  constructor(config: Config, onIdleError: (error: Error) => void) {
+  constructor(url: string, config: Config, onIdleError: (error: Error) => void) {
+    const session = config.dbPoolMode === 'session';
     this.#pool = new pg.Pool({
-      connectionString: config.databaseUrl,
+      connectionString: url,
       max: config.dbPoolSize,
       connectionTimeoutMillis: config.dbConnectTimeoutMs,
       idleTimeoutMillis: 30_000,
       query_timeout: config.dbQueryTimeoutMs,
-      statement_timeout: config.dbStatementTimeoutMs,
-      lock_timeout: config.dbLockTimeoutMs,
-      idle_in_transaction_session_timeout: config.dbIdleInTransactionTimeoutMs,
+      ...(session ? sessionLimits(config) : {}),
       keepAlive: true,
       application_name: 'commerce-order-service',
     });
     // An idle connection that dies must not take the process with it.
     this.#pool.on('error', onIdleError);
     this.#onClientError = onIdleError;
+    this.#prepare = session;
+    this.#begin = beginStatement(config);
   }
 
   /** Prepared statements: each distinct text gets one name, parsed once per connection. */
   #named(text: string, values: readonly unknown[] | undefined): pg.QueryConfig {
+    if (!this.#prepare) return { text, values: values as unknown[] | undefined };
     let name = this.#statementNames.get(text);
     if (name === undefined) {
       name = `s${this.#statementNames.size}`;
@@ -169,7 +194,8 @@ class PostgresDatabase implements Database {
       },
     };
     try {
-      await this.#run(client, 'BEGIN');
+      // Behind a transaction pooler, one simple-protocol message: BEGIN and its SET LOCALs.
+      await this.#run(client, this.#begin);
       const result = await fn(tx);
       await this.#run(client, 'COMMIT');
       client.release();
@@ -228,7 +254,7 @@ const pgliteParsers = {
 };
 
 export async function openDatabase(config: Config, onIdleError: (error: Error) => void): Promise<Database> {
-  if (config.databaseUrl !== undefined) return new PostgresDatabase(config, onIdleError);
+  if (config.databaseUrl !== undefined) return new PostgresDatabase(config.databaseUrl, config, onIdleError);
   let dataDir = 'memory://';
   if (config.dataDir !== ':memory:') {
     dataDir = join(config.dataDir, 'pglite');
@@ -236,4 +262,9 @@ export async function openDatabase(config: Config, onIdleError: (error: Error) =
   }
   const pglite = await PGlite.create({ dataDir, parsers: pgliteParsers });
   return new PgliteDatabase(pglite);
+}
+
+/** Another PostgreSQL server (a read replica) with the primary's settings. */
+export function openPostgres(url: string, config: Config, onIdleError: (error: Error) => void): Database {
+  return new PostgresDatabase(url, config, onIdleError);
 }

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { PopularProducts } from '../src/products/popular.js';
+import { primaryReads } from '../src/replica.js';
 import { cancelPending } from '../src/recovery/recover.js';
 import { transitionOrder } from '../src/orders/state.js';
 import { fundWallet, makeProduct, stockOf } from './fixtures.js';
@@ -21,7 +22,7 @@ let clock: Date | undefined;
 const { app, auth, db } = await setupApp({}, { ownDatabase: true, now: () => clock ?? new Date() });
 const { popular } = app.ctx;
 /** Another process's list, with so few candidates that the threshold test and the full sum both get their turn. */
-const narrow = new PopularProducts(db, () => clock ?? new Date(), app.log, { candidatesMax: 2, grownMax: 1, paymentDurationMaxMs: 10_000 });
+const narrow = new PopularProducts(db, primaryReads(db), () => clock ?? new Date(), app.log, { candidatesMax: 2, grownMax: 1, paymentDurationMaxMs: 10_000 });
 
 /** Whole hours ahead of real time where this file's orders are moved: no other file's orders are there. */
 const shiftHours = 24 * (2_000 + randomInt(2_000)) + randomInt(24);
@@ -193,7 +194,7 @@ describe('GET /api/products/popular (seed 7-1)', () => {
     await buy([[a, 10_000]]);
     clock = undefined;
     // Five candidates (a … e); f's 10,000 is the threshold. g then sells 60,000 and only its growth can show it.
-    const five = new PopularProducts(db, () => new Date(), app.log, { candidatesMax: 5, grownMax: 50, paymentDurationMaxMs: 10_000 });
+    const five = new PopularProducts(db, primaryReads(db), () => new Date(), app.log, { candidatesMax: 5, grownMax: 50, paymentDurationMaxMs: 10_000 });
     await five.refresh();
     assert.deepEqual((await five.list()).map((p) => p.id), [a, b, c, d, e]);
     for (let i = 0; i < 6; i++) await buy([[g, 10_000]]);

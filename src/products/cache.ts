@@ -12,9 +12,14 @@
  * - Reads that miss at the same moment share one query: under load over a
  *   wide catalogue, entries keep expiring, and one round trip per miss would
  *   queue for the pool.
+ * - A read from a replica is as old as the replica's lag: its entry counts
+ *   its age (and the writes it may have missed) from that much earlier.
+ * - Another instance's admin write arrives as a notification
+ *   (src/products/changes.ts): the entry is read again from the primary.
  */
 import { KeyedBatcher } from '../batcher.js';
 import type { Queryable } from '../db.js';
+import type { CatalogueReads } from '../replica.js';
 import { findProducts, listProducts } from './queries.js';
 import type { Product } from './schemas.js';
 
@@ -33,8 +38,8 @@ type Entry = {
 
 export class ProductCache {
   readonly #entries = new Map<number, Entry>();
-  readonly #loads = new KeyedBatcher<Queryable, number, Product | undefined>(
-    (db, ids) => this.#load(db, ids),
+  readonly #loads = new KeyedBatcher<CatalogueReads, number, Product | undefined>(
+    (reads, ids) => this.#load(reads, ids),
     loadBatchSizeMax,
     loadsInFlightMax,
   );
@@ -55,9 +60,11 @@ export class ProductCache {
     this.#entries.set(product.id, { product, fetchedAtMs, writtenAtMs });
   }
 
-  async #load(db: Queryable, ids: number[]): Promise<Array<Product | undefined>> {
-    const startedAtMs = this.nowMs();
-    const found = new Map((await findProducts(db, [...new Set(ids)])).map((product) => [product.id, product]));
+  async #load(reads: CatalogueReads, ids: number[]): Promise<Array<Product | undefined>> {
+    const pickedAtMs = this.nowMs();
+    const { value, lagMs } = await reads.read((db) => findProducts(db, [...new Set(ids)]));
+    const startedAtMs = pickedAtMs - lagMs;
+    const found = new Map(value.map((product) => [product.id, product]));
     for (const product of found.values()) {
       const entry = this.#entries.get(product.id);
       if (entry === undefined || entry.writtenAtMs < startedAtMs) this.#set(product, startedAtMs, entry?.writtenAtMs ?? -Infinity);
@@ -85,11 +92,21 @@ export class ProductCache {
     }
   }
 
+  /** Every entry goes back to the database on its next read (the notifications may have missed writes). */
+  forgetAll(): void {
+    this.forget(this.#entries.keys());
+  }
+
   /** The product as of at most `freshMs` ago, or `undefined` if it does not exist. */
-  async fresh(db: Queryable, productId: number): Promise<Product | undefined> {
+  async fresh(reads: CatalogueReads, productId: number): Promise<Product | undefined> {
     const entry = this.#entries.get(productId);
     if (entry !== undefined && this.nowMs() - entry.fetchedAtMs < this.freshMs) return entry.product;
-    return this.#loads.submit(db, productId);
+    return this.#loads.submit(reads, productId);
+  }
+
+  /** Reads these products again however fresh their entries are (another instance changed them). */
+  async reload(reads: CatalogueReads, productIds: readonly number[]): Promise<void> {
+    await Promise.all(productIds.map((id) => this.#loads.submit(reads, id)));
   }
 
   /** The last price this process saw for the product, however old; no I/O. */

@@ -19,10 +19,17 @@
  * else can then be above it).
  * Otherwise, and when the window moved back or the baseline is old, it takes
  * a new baseline or sums everything.
+ *
+ * A refresh reads one database throughout, the replica when it is usable
+ * (src/replica.ts): the list is then as old as the replica's lag, and a
+ * baseline taken there also misses the payments the replica had not yet
+ * replayed, so its `soldSince` reaches back by that lag too. A baseline is
+ * only used with the database it was taken on.
  */
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Queryable } from '../db.js';
+import type { CatalogueReads } from '../replica.js';
 import {
   bucketOf,
   databaseNow,
@@ -45,6 +52,8 @@ const pruneEveryMs = 3_600_000;
  * outside payments (a bulk load), and the candidates drift.
  */
 const baselineAgeMaxMs = 60_000;
+/** How much the replica's lag may grow between measuring it and taking a baseline there. */
+const lagGrowthMaxMs = 1_000;
 
 export type PopularLimits = Readonly<{
   candidatesMax: number;
@@ -59,6 +68,7 @@ export type PopularLimits = Readonly<{
 }>;
 
 type Baseline = {
+  source: Queryable;
   takenAt: number;
   windowStart: number;
   /** Orders paid from then on may have committed after the baseline. */
@@ -79,7 +89,9 @@ export class PopularProducts {
   #baseline: Baseline | undefined;
 
   constructor(
+    /** The primary: pruning writes. */
     private readonly db: Queryable,
+    private readonly reads: CatalogueReads,
     private readonly now: () => Date,
     private readonly log: FastifyBaseLogger,
     private readonly limits: PopularLimits,
@@ -130,42 +142,51 @@ export class PopularProducts {
 
   async #load(): Promise<void> {
     const startedAt = performance.now();
-    this.#products = await this.#compute(this.now());
+    const { value, lagMs } = await this.reads.read((db, lag) => this.#compute(db, lag, this.now()));
+    this.#products = value;
     this.#body = JSON.stringify({ products: this.#products });
-    this.#asOf = startedAt;
+    this.#asOf = startedAt - lagMs;
     if (startedAt - this.#prunedAt >= pruneEveryMs) {
       this.#prunedAt = startedAt;
       pruneSales(this.db).catch((error: unknown) => this.log.warn({ err: error }, 'pruning old sales buckets failed'));
     }
   }
 
-  async #compute(now: Date): Promise<PopularProduct[]> {
+  async #compute(db: Queryable, lagMs: number, now: Date): Promise<PopularProduct[]> {
     const windowStart = now.getTime() - popularWindowMs;
     let baseline = this.#baseline;
-    if (baseline === undefined || windowStart < baseline.windowStart || performance.now() - baseline.takenAt > baselineAgeMaxMs) {
-      baseline = await this.#takeBaseline(windowStart);
+    if (
+      baseline === undefined ||
+      baseline.source !== db ||
+      windowStart < baseline.windowStart ||
+      performance.now() - baseline.takenAt > baselineAgeMaxMs
+    ) {
+      baseline = await this.#takeBaseline(db, lagMs, windowStart);
     }
     let grown = await this.#grownSince(baseline);
     if (grown.length > this.limits.grownMax) {
-      baseline = await this.#takeBaseline(windowStart);
+      baseline = await this.#takeBaseline(db, lagMs, windowStart);
       grown = await this.#grownSince(baseline);
     }
-    const products = await findTopSellers(this.db, now, [...new Set([...baseline.candidates, ...grown])]);
+    const products = await findTopSellers(db, now, [...new Set([...baseline.candidates, ...grown])]);
     const last = products[popularCountMax - 1];
     if (last !== undefined ? last.soldQuantity > baseline.threshold : baseline.threshold === 0) return products;
     this.#baseline = undefined;
-    return findTopSellers(this.db, now);
+    return findTopSellers(db, now);
   }
 
-  async #takeBaseline(windowStart: number): Promise<Baseline> {
+  async #takeBaseline(db: Queryable, lagMs: number, windowStart: number): Promise<Baseline> {
     // The clock first: a payment committing between the two reads is then seen as growth.
-    const dbNow = await databaseNow(this.db);
+    const dbNow = await databaseNow(db);
     const { candidatesMax } = this.limits;
-    const leaders = await findSalesLeaders(this.db, new Date(bucketOf(windowStart)), candidatesMax + 1);
+    const leaders = await findSalesLeaders(db, new Date(bucketOf(windowStart)), candidatesMax + 1);
+    // On a replica, payments committed up to its lag ago may not have been replayed yet.
+    const unseenMs = db === this.db ? 0 : lagMs + lagGrowthMaxMs;
     this.#baseline = {
+      source: db,
       takenAt: performance.now(),
       windowStart,
-      soldSince: new Date(dbNow.getTime() - this.limits.paymentDurationMaxMs),
+      soldSince: new Date(dbNow.getTime() - this.limits.paymentDurationMaxMs - unseenMs),
       candidates: leaders.slice(0, candidatesMax).map((leader) => leader.productId),
       threshold: leaders[candidatesMax]?.bound ?? 0,
     };
@@ -174,6 +195,6 @@ export class PopularProducts {
 
   /** Products whose sales may have grown since the baseline: only they may have passed the threshold. */
   #grownSince(baseline: Baseline): Promise<number[]> {
-    return findProductsSoldSince(this.db, baseline.soldSince, this.limits.grownMax);
+    return findProductsSoldSince(baseline.source, baseline.soldSince, this.limits.grownMax);
   }
 }

@@ -5,6 +5,19 @@ type ProductRow = { id: number; name: string; price: number; stock: number };
 
 const columns = 'id, name, price, stock';
 
+/** The channel on which an admin write names the product it changed (src/products/changes.ts). */
+export const productChangedChannel = 'product_changed';
+
+/**
+ * Wraps a write that returns product rows so that the same statement also
+ * notifies the other instances; PostgreSQL delivers the notification only if
+ * the write commits.
+ */
+function notifying(write: string): string {
+  return `WITH changed AS (${write})
+    SELECT ${columns}, pg_notify('${productChangedChannel}', id::text)::text AS notified FROM changed`;
+}
+
 function rowToProduct(row: ProductRow): Product {
   return { id: row.id, name: row.name, price: row.price, stock: row.stock };
 }
@@ -20,9 +33,9 @@ export async function insertProduct(db: Queryable, input: CreateProduct): Promis
 /** Applies only the fields given; `undefined` when the product does not exist. */
 export async function updateProduct(db: Queryable, id: number, patch: PatchProduct): Promise<Product | undefined> {
   const [row] = await db.query<ProductRow>(
-    `UPDATE products SET
+    notifying(`UPDATE products SET
        name = COALESCE($2, name), price = COALESCE($3, price), stock = COALESCE($4, stock), updated_at = now()
-     WHERE id = $1 RETURNING ${columns}`,
+     WHERE id = $1 RETURNING ${columns}`),
     [id, patch.name ?? null, patch.price ?? null, patch.stock ?? null],
   );
   return row === undefined ? undefined : rowToProduct(row);

@@ -8,7 +8,7 @@ import { CreateProduct, PatchProduct, PopularList, ProductBody, ProductList } fr
 const tags = ['products'];
 
 export async function productRoutes(api: Api): Promise<void> {
-  const { db, cursors, requireAdmin, products, popular } = api.ctx;
+  const { db, reads, cursors, requireAdmin, products, popular } = api.ctx;
 
   api.get(
     '/products',
@@ -16,7 +16,7 @@ export async function productRoutes(api: Api): Promise<void> {
     async (request) => {
       const { limit = 20, cursor } = request.query;
       const afterId = cursor === undefined ? 0 : Number(cursors.decode('products', cursor, 1)[0]);
-      const rows = await listProducts(db, afterId, limit + 1);
+      const { value: rows } = await reads.read((source) => listProducts(source, afterId, limit + 1));
       const page = cursors.page('products', rows, limit, (product) => [product.id]);
       return { products: page.items, nextCursor: page.nextCursor };
     },
@@ -42,7 +42,7 @@ export async function productRoutes(api: Api): Promise<void> {
     '/products/:id',
     { schema: { tags, security: bearerSecurity, params: IdParams, response: { 200: ProductBody, ...errorResponses(404) } } },
     async (request) => {
-      const product = await products.fresh(db, Number(request.params.id));
+      const product = await products.fresh(reads, Number(request.params.id));
       if (product === undefined) throw productNotFound();
       return { product };
     },
