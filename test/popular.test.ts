@@ -95,7 +95,7 @@ describe('GET /api/products/popular (seed 7-1)', () => {
   });
 
   it('agrees exactly with the order lines, through cancels, recovery and the window edges', async () => {
-    const products = [];
+    const products: number[] = [];
     for (let i = 0; i < 12; i++) products.push(await makeProduct(db, 100 + i, 5_000));
     const users = [];
     for (let i = 0; i < 4; i++) {

@@ -32,7 +32,7 @@ export function parseAnswer(bytes: Buffer): { answer: RawAnswer; rest: Buffer } 
 /** A connection that sends what it is given and hands back answers in order. */
 export class RawConnection {
   readonly socket: net.Socket;
-  #buffer = Buffer.alloc(0);
+  #buffer: Buffer = Buffer.alloc(0);
   #waiting: Array<{ resolve: (answer: RawAnswer) => void; reject: (error: Error) => void }> = [];
   #closed = false;
 
@@ -78,8 +78,14 @@ export class RawConnection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       this.#waiting.push({
-        resolve: (answer) => (clearTimeout(timer), resolve(answer)),
-        reject: (error) => (clearTimeout(timer), reject(error)),
+        resolve: (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       });
     });
   }
