@@ -145,7 +145,7 @@ export async function runLoad(spec: LoadSpec, tmpRoot: string): Promise<LoadResu
     return merge(results, spec.attempts !== undefined);
   } finally {
     clearInterval(timer);
-    if (process.stdout.isTTY) process.stdout.write('\r'.padEnd(74) + '\r');
+    if (process.stdout.isTTY) process.stdout.write(`${'\r'.padEnd(74)}\r`);
     rmSync(tmpDir, { recursive: true, force: true });
   }
 }

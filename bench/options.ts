@@ -33,7 +33,7 @@ export type Sizes = Readonly<{
 
 const usage = '--quick, --only <family,…>, --procs <n,…>, --profile';
 
-function valueOf(argv: readonly string[], flag: string): string | undefined {
+function flagValue(argv: readonly string[], flag: string): string | undefined {
   const at = argv.indexOf(flag);
   if (at < 0) return undefined;
   const value = argv[at + 1];
@@ -44,8 +44,8 @@ function valueOf(argv: readonly string[], flag: string): string | undefined {
 export function parseSizes(argv: readonly string[]): Sizes {
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
-  const onlyArg = valueOf(argv, '--only');
-  const procsArg = valueOf(argv, '--procs');
+  const onlyArg = flagValue(argv, '--only');
+  const procsArg = flagValue(argv, '--procs');
   const known = new Set(['--quick', '--profile', '--only', '--procs', onlyArg, procsArg]);
   const unknown = argv.filter((arg) => !known.has(arg));
   if (unknown.length > 0) throw new Error(`unknown arguments: ${unknown.join(' ')} (understood: ${usage})`);

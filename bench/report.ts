@@ -108,7 +108,7 @@ export function writeReport(dir: string, name: string, results: readonly Scenari
   const rows: Record<string, Row> = {};
   for (const result of results) rows[result.name] = toRow(result, baselines);
   const json = { generatedAt: new Date().toISOString(), quick, ...env, baselines, scenarios: rows };
-  writeFileSync(join(dir, `${name}.json`), JSON.stringify(json, null, 2) + '\n');
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(join(dir, `${name}.md`), markdown(rows, baselines, env, quick));
   const bars = Object.entries(rows)
     .filter(([, r]) => r.throughput !== null)

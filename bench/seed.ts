@@ -67,7 +67,7 @@ export async function writeTokens(file: string, userIds: readonly string[], secr
   const auth = new Authenticator(secret);
   const tokens: string[] = [];
   for (const userId of userIds) tokens.push(auth.sign(userId, { expiresIn: '4h' }));
-  writeFileSync(file, tokens.join('\n') + '\n');
+  writeFileSync(file, `${tokens.join('\n')}\n`);
 }
 
 export async function createProduct(db: pg.Pool, name: string, price: number, stock: number): Promise<number> {
@@ -103,7 +103,7 @@ export async function issueOrderCoupons(db: pg.Pool, code: string, userIds: read
   );
   await db.query('UPDATE coupon_campaigns SET issued_quantity = $2 WHERE id = $1', [campaignId, rows.length]);
   const indexOf = new Map(chosen.map((u) => [u.id, u.index]));
-  writeFileSync(file, rows.map((r) => `${indexOf.get(r.user_id)}\t${r.id}`).join('\n') + '\n');
+  writeFileSync(file, `${rows.map((r) => `${indexOf.get(r.user_id)}\t${r.id}`).join('\n')}\n`);
 }
 
 /**

@@ -57,7 +57,7 @@ export class Batcher<In, Out> {
       for (const waiter of batch) waiter.reject(error);
       return;
     }
-    batch.forEach((waiter, index) => waiter.resolve(outputs[index]!));
+    for (const [index, waiter] of batch.entries()) waiter.resolve(outputs[index]!);
   }
 }
 

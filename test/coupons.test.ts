@@ -224,7 +224,7 @@ describe('my coupons and the order-side state machine', () => {
     const seen: any[] = [];
     let cursor: string | null = null;
     do {
-      const query: string = 'limit=2' + (cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`);
+      const query: string = `limit=2${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
       const page = await call(app, { method: 'GET', url: `/api/coupons?${query}`, headers });
       assert.equal(page.status, 200);
       assert.ok(page.body.coupons.length <= 2);

@@ -293,7 +293,7 @@ describe('reading and canceling orders', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const url: string = '/api/orders?limit=2' + (cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`);
+      const url: string = `/api/orders?limit=2${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
       const response = await call(app, { method: 'GET', url, headers });
       assert.equal(response.status, 200);
       assert.ok(response.body.orders.length <= 2);

@@ -271,7 +271,7 @@ describe('history (SPEC §4)', () => {
 });
 
 describe('concurrent charges over real HTTP (SPEC §9.1)', () => {
-  function parallel(t: TestApp, base: string, user: User, n: number, amount: number, key?: string) {
+  function parallel(base: string, user: User, n: number, amount: number, key?: string) {
     const headers = key === undefined ? user.headers : { ...user.headers, 'idempotency-key': key };
     return Promise.all(
       Array.from({ length: n }, () => httpCall(base, { method: 'POST', url: '/api/points/charge', headers, body: { amount } })),
@@ -280,7 +280,7 @@ describe('concurrent charges over real HTTP (SPEC §9.1)', () => {
 
   it('50 parallel charges by one new user all land, each with its own balance', async () => {
     const user = await newUser('burst');
-    const responses = await parallel(main, await main.url(), user, 50, 1_000);
+    const responses = await parallel(await main.url(), user, 50, 1_000);
     assert.deepEqual(responses.map((r) => r.status), Array(50).fill(200));
     const balances = responses.map((r) => r.body.newBalance as number).sort((x, y) => x - y);
     assert.deepEqual(balances, Array.from({ length: 50 }, (_, i) => (i + 1) * 1_000));
@@ -289,7 +289,7 @@ describe('concurrent charges over real HTTP (SPEC §9.1)', () => {
 
   it('charges that together pass the limit: exactly those that fit succeed', async () => {
     const user = await newUser('limit');
-    const responses = await parallel(small, await small.url(), user, 20, 10_000);
+    const responses = await parallel(await small.url(), user, 20, 10_000);
     const ok = responses.filter((r) => r.status === 200);
     const refused = responses.filter((r) => r.status === 400 && isError(r.body, 'BALANCE_LIMIT_EXCEEDED'));
     assert.equal(ok.length, 5);
@@ -299,7 +299,7 @@ describe('concurrent charges over real HTTP (SPEC §9.1)', () => {
 
   it('20 parallel charges with one key: exactly one charge', async () => {
     const user = await newUser('same-key');
-    const responses = await parallel(main, await main.url(), user, 20, 4_000, randomUUID());
+    const responses = await parallel(await main.url(), user, 20, 4_000, randomUUID());
     assert.equal(responses.filter((r) => r.status === 200).length, 1);
     assert.equal(responses.filter((r) => r.status === 409 && isError(r.body, 'DUPLICATE_REQUEST')).length, 19);
     assert.deepEqual(await stored(main, user.userId), { balance: 4_000, entries: 1 });
@@ -308,7 +308,7 @@ describe('concurrent charges over real HTTP (SPEC §9.1)', () => {
   it('one key near the limit: one charge, the rest 409, never BALANCE_LIMIT_EXCEEDED', async () => {
     const user = await newUser('key-limit');
     await chargeOk(small, user, 45_000);
-    const responses = await parallel(small, await small.url(), user, 20, 5_000, randomUUID());
+    const responses = await parallel(await small.url(), user, 20, 5_000, randomUUID());
     assert.equal(responses.filter((r) => r.status === 200).length, 1);
     assert.equal(responses.filter((r) => r.status === 409 && isError(r.body, 'DUPLICATE_REQUEST')).length, 19);
     assert.deepEqual(await stored(small, user.userId), { balance: 50_000, entries: 2 });

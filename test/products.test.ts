@@ -102,7 +102,7 @@ describe('product list pagination', () => {
     const pages: any[][] = [];
     let cursor: string | null = null;
     do {
-      const query: string = `limit=${limit}` + (cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`);
+      const query: string = `limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
       const response = await call(app, { method: 'GET', url: `/api/products?${query}`, headers: user });
       assert.equal(response.status, 200);
       pages.push(response.body.products);
@@ -144,7 +144,7 @@ describe('product list pagination', () => {
   it('400 for a bad limit or a cursor the service did not issue', async () => {
     const good = (await call(app, { method: 'GET', url: '/api/products?limit=1', headers: user })).body.nextCursor as string;
     const [body] = good.split('.');
-    const forged = Buffer.from(JSON.stringify(['products', 0])).toString('base64url') + '.' + good.split('.')[1];
+    const forged = `${Buffer.from(JSON.stringify(['products', 0])).toString('base64url')}.${good.split('.')[1]}`;
     for (const query of ['limit=0', 'limit=101', 'limit=abc', 'limit=1.5', 'cursor=', 'cursor=garbage', `cursor=${body}`, `cursor=${forged}`, 'other=1']) {
       const response = await call(app, { method: 'GET', url: `/api/products?${query}`, headers: user });
       assert.equal(response.status, 400, query);

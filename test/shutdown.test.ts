@@ -70,7 +70,10 @@ async function untilRefused(port: number, deadlineMs: number): Promise<void> {
   while (Date.now() < deadlineMs) {
     const refused = await new Promise<boolean>((resolve) => {
       const socket = net.connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => (socket.destroy(), resolve(false)));
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
       socket.once('error', () => resolve(true));
     });
     if (refused) return;

@@ -238,7 +238,7 @@ describe('SSRF guard', async () => {
     // An endpoint that passed registration and whose name now resolves to loopback.
     const [row] = await t.db.query<{ id: number }>(
       `INSERT INTO webhooks (url, event_types, secret) VALUES ($1, '{*}', $2) RETURNING id`,
-      [receiver.url.replace('127.0.0.1', 'localhost'), 'whsec_' + Buffer.alloc(32, 7).toString('base64')],
+      [receiver.url.replace('127.0.0.1', 'localhost'), `whsec_${Buffer.alloc(32, 7).toString('base64')}`],
     );
     await charge(t, uniqueUser('ssrf'));
     await waitFor(async () => {

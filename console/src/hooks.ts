@@ -61,7 +61,11 @@ export function usePaged<T>(key: string | undefined, fetchPage: (cursor: string 
       }
     };
     void load(false);
-    if (pollMs === undefined) return () => void (stopped = true);
+    if (pollMs === undefined) {
+      return () => {
+        stopped = true;
+      };
+    }
     const timer = setInterval(() => {
       if (document.visibilityState === 'visible') void load(true);
     }, pollMs);

@@ -32,7 +32,7 @@ describe('form text to request values', () => {
 
   it('turns local wall time into an instant and leaves nonsense to the service', () => {
     const iso = localDateTimeToIso('2026-12-01T10:30');
-    assert.ok(iso !== undefined && iso.endsWith('Z'));
+    assert.ok(iso?.endsWith('Z'));
     assert.equal(new Date(iso).getTime(), new Date(2026, 11, 1, 10, 30).getTime());
     assert.equal(localDateTimeToIso(''), undefined);
     assert.equal(localDateTimeToIso('not a date'), 'not a date');

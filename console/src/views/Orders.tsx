@@ -50,7 +50,9 @@ function OrderDetail(props: { orderId: string; onChanged: () => void }) {
     })().catch((failure: unknown) => {
       if (!stopped) setError(asApiError(failure));
     });
-    return () => void (stopped = true);
+    return () => {
+      stopped = true;
+    };
   }, [props.orderId]);
 
   const cancel = async () => {
