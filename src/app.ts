@@ -164,6 +164,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: config.bodyLimitBytes,
     connectionTimeout: config.requestTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
+    // Longer than the idle timeout of the proxies and load balancers usually put in front (60 s), so the
+    // proxy, not this process, closes an idle connection and never sends a request onto one being closed.
     keepAliveTimeout: 72_000,
     requestIdHeader: 'x-request-id',
     // Shutdown answers and closes connections itself (shutdown.ts), in the service's error shape.

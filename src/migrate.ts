@@ -1,7 +1,8 @@
 /**
  * Plain-SQL migrations from `migrations/NNN_name.sql`, applied in order at
- * startup. An advisory lock makes two instances starting at once take turns;
- * each file runs in its own transaction with its bookkeeping row.
+ * startup. All pending files and their bookkeeping rows run in one
+ * transaction, under an advisory lock that makes two instances starting at
+ * once take turns: a failing file leaves the schema as it was.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
