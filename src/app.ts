@@ -22,7 +22,9 @@ import { Authenticator, forbidden, type Principal } from './auth.js';
 import type { Config } from './config.js';
 import { DbFailure, openDatabase, type Database } from './db.js';
 import { AppError, messages } from './errors.js';
+import { collectProcessMetrics, watch } from './metrics.js';
 import { migrate } from './migrate.js';
+import { instrument, requestIdOf } from './observability.js';
 import { CursorCodec } from './pagination.js';
 import { couponRoutes } from './coupons/routes.js';
 import { CouponTermsCache } from './coupons/state.js';
@@ -32,8 +34,10 @@ import { pointRoutes } from './points/routes.js';
 import { ProductCache } from './products/cache.js';
 import { PopularProducts } from './products/popular.js';
 import { productRoutes } from './products/routes.js';
+import { registerRateLimits } from './rate-limit.js';
 import { PendingJournal } from './recovery/journal.js';
 import { RecoveryWorker } from './recovery/worker.js';
+import { LoadShedder } from './shedding.js';
 
 export type AppContext = Readonly<{
   config: Config;
@@ -120,7 +124,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     connectionTimeout: config.requestTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: 72_000,
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
@@ -129,6 +134,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.setValidatorCompiler(makeValidators());
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: messages.notFound }));
+  const metrics = config.metricsPort !== undefined;
+  instrument(app, metrics);
 
   const ownsDb = options.db === undefined;
   const db = options.db ?? (await openDatabase(config, (error) => app.log.warn({ err: error }, 'idle database connection lost')));
@@ -147,6 +154,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await recovery.stop();
     await journal.close();
   });
+  const shedder = LoadShedder.fromConfig(config, () => db.stats().waiting);
+  shedder.start();
+  app.addHook('onClose', async () => shedder.stop());
+  if (metrics) {
+    collectProcessMetrics();
+    const unwatch = watch({ db: () => db.stats(), recovery: () => recovery.status() });
+    app.addHook('onClose', async () => unwatch());
+  }
   const now = options.now ?? (() => new Date());
   app.decorate('ctx', {
     config,
@@ -190,8 +205,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  await registerRateLimits(app, config);
   await app.register(
     async (api: Api) => {
+      // Before authentication: a shed request costs no HMAC.
+      api.addHook('onRequest', shedder.hook);
       // A callback hook: authentication is synchronous, and this runs on every request.
       api.addHook('onRequest', (request, _reply, done) => {
         try {

@@ -17,6 +17,7 @@ import pg from 'pg';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from './config.js';
+import { observeDbCall } from './metrics.js';
 
 export interface Queryable {
   query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]>;
@@ -29,10 +30,27 @@ export interface Tx extends Queryable {
   exec(script: string): Promise<void>;
 }
 
+export type DbStats = { inUse: number; waiting: number };
+
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Connections in use, and calls waiting for one: what load shedding and the gauges read. */
+  stats(): DbStats;
   close(): Promise<void>;
+}
+
+/** Runs `fn` and records its duration; the histogram sits on a few microseconds of a call of milliseconds. */
+async function timed<T>(call: 'query' | 'transaction', fn: () => Promise<T>): Promise<T> {
+  const startedMs = performance.now();
+  try {
+    const result = await fn();
+    observeDbCall(call, true, (performance.now() - startedMs) / 1000);
+    return result;
+  } catch (error) {
+    observeDbCall(call, false, (performance.now() - startedMs) / 1000);
+    throw error;
+  }
 }
 
 export type DbFailureKind = 'unavailable' | 'unknown' | 'rolledBack';
@@ -143,7 +161,19 @@ class PostgresDatabase implements Database {
     }
   }
 
-  async query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
+  query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    return timed('query', () => this.#query<R>(text, params));
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return timed('transaction', () => this.#transaction(fn));
+  }
+
+  stats(): DbStats {
+    return { inUse: this.#pool.totalCount - this.#pool.idleCount, waiting: this.#pool.waitingCount };
+  }
+
+  async #query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
     const client = await this.#connect();
     try {
       const rows = await this.#run<R>(client, text, params);
@@ -155,7 +185,7 @@ class PostgresDatabase implements Database {
     }
   }
 
-  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  async #transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const client = await this.#connect();
     const tx: Tx = {
       inTransaction: true,
@@ -195,31 +225,79 @@ class PostgresDatabase implements Database {
   }
 }
 
-class PgliteDatabase implements Database {
-  readonly kind = 'pglite' as const;
-  constructor(readonly pglite: PGlite) {}
+/**
+ * Runs calls one at a time, in arrival order, and lets the event loop take a
+ * turn between two of them. PGlite runs inside this thread: its own queue
+ * hands a finished call's turn to the next through promises alone, so a few
+ * hundred queued calls ran back to back and held the loop (and `/health`,
+ * and every socket) for their whole sum. Here a turn of the loop sits between
+ * calls, so the longest the loop waits is one call, and `waiting` is a queue
+ * that load shedding can read.
+ */
+class TurnQueue {
+  readonly #waiting: Array<() => void> = [];
+  #busy = false;
 
-  async query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
-    const result = await this.pglite.query<R>(text, params as unknown[] | undefined);
-    return result.rows;
+  get waiting(): number {
+    return this.#waiting.length;
   }
 
-  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.pglite.transaction(async (inner) => {
-      const tx: Tx = {
-        inTransaction: true,
-        query: async <R extends object>(text: string, params?: readonly unknown[]) =>
-          (await inner.query<R>(text, params as unknown[] | undefined)).rows,
-        exec: async (script) => {
-          await inner.exec(script);
-        },
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const start = () => {
+        this.#busy = true;
+        fn()
+          .then(resolve, reject)
+          .finally(() => setImmediate(() => this.#next()));
       };
-      return fn(tx);
+      if (this.#busy) this.#waiting.push(start);
+      else start();
     });
   }
 
+  #next(): void {
+    this.#busy = false;
+    this.#waiting.shift()?.();
+  }
+}
+
+class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  readonly #turns = new TurnQueue();
+  constructor(readonly pglite: PGlite) {}
+
+  query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    return this.#turns.run(() => timed('query', async () => (await this.pglite.query<R>(text, params as unknown[] | undefined)).rows));
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.#turns.run(() =>
+      timed('transaction', () =>
+        this.pglite.transaction(async (inner) => {
+          const tx: Tx = {
+            inTransaction: true,
+            query: async <R extends object>(text: string, params?: readonly unknown[]) =>
+              (await inner.query<R>(text, params as unknown[] | undefined)).rows,
+            exec: async (script) => {
+              await inner.exec(script);
+            },
+          };
+          return fn(tx);
+        }),
+      ),
+    );
+  }
+
+  stats(): DbStats {
+    return { inUse: this.#turns.busy ? 1 : 0, waiting: this.#turns.waiting };
+  }
+
   async close(): Promise<void> {
-    await this.pglite.close();
+    await this.#turns.run(() => this.pglite.close());
   }
 }
 
