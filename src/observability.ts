@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { countCouponClaim, countOrder, observeHttp } from './metrics.js';
+import type { Config } from './config.js';
+import { countCouponClaim, countOrder, observeHttp, registry, startMetricsServer } from './metrics.js';
 
 /** 1–128 visible ASCII characters; anything else is ignored and replaced. */
 const clientRequestId = /^[\x21-\x7e]{1,128}$/;
@@ -69,4 +70,14 @@ export function instrument(app: FastifyInstance, metrics: boolean): void {
     };
     route.onSend = [...(route.onSend === undefined ? [] : Array.isArray(route.onSend) ? route.onSend : [route.onSend]), hook];
   });
+}
+
+/** This process's `GET /metrics` on `METRICS_PORT` (a single process; workers report to the primary). Before listen. */
+export async function serveMetrics(app: FastifyInstance, config: Config): Promise<void> {
+  if (config.metricsPort === undefined) return;
+  const metrics = await startMetricsServer(config.host, config.metricsPort, () => registry.metrics(), (error) =>
+    app.log.error({ err: error }, 'metrics could not be collected'),
+  );
+  app.log.info({ port: metrics.port }, 'metrics listening');
+  app.addHook('onClose', async () => metrics.close());
 }

@@ -12,6 +12,7 @@ import type { PendingEntry } from '../recovery/journal.js';
 import { discountFor } from '../coupons/discount.js';
 import type { CouponTermsCache } from '../coupons/state.js';
 import { KeyedBatcher } from '../batcher.js';
+import { observePaymentBatch } from '../metrics.js';
 import { placeOrder, placeSameProductOrders, type PlaceOrderInput, type PlaceOrderOutcome } from './queries.js';
 import type { CreateOrderBody, OrderItem } from './schemas.js';
 
@@ -70,7 +71,7 @@ export type OrderBatcher = KeyedBatcher<number, PlaceOrderInput, PlaceOrderOutco
  */
 export function makeOrderBatcher(db: Database): OrderBatcher {
   return new KeyedBatcher(
-    async (productId, inputs) => (inputs.length === 1 ? [await placeOrder(db, inputs[0]!)] : placeSameProductOrders(db, productId, inputs)),
+    async (productId, inputs) => (observePaymentBatch(inputs.length), inputs.length === 1 ? [await placeOrder(db, inputs[0]!)] : placeSameProductOrders(db, productId, inputs)),
     orderBatchSizeMax,
     orderBatchesInFlightMax,
   );

@@ -16,6 +16,7 @@
  */
 import { KeyedBatcher } from '../batcher.js';
 import type { Queryable } from '../db.js';
+import { cacheLookups } from '../metrics.js';
 import { findProducts, listProducts } from './queries.js';
 import type { Product } from './schemas.js';
 
@@ -89,7 +90,11 @@ export class ProductCache {
   /** The product as of at most `freshMs` ago, or `undefined` if it does not exist. */
   async fresh(db: Queryable, productId: number): Promise<Product | undefined> {
     const entry = this.#entries.get(productId);
-    if (entry !== undefined && this.nowMs() - entry.fetchedAtMs < this.freshMs) return entry.product;
+    if (entry !== undefined && this.nowMs() - entry.fetchedAtMs < this.freshMs) {
+      cacheLookups.product.hit++;
+      return entry.product;
+    }
+    cacheLookups.product.miss++;
     return this.#loads.submit(db, productId);
   }
 
@@ -99,6 +104,8 @@ export class ProductCache {
    */
   async pricesOf(db: Queryable, productIds: readonly number[], refresh = false): Promise<Map<number, number>> {
     const missing = refresh ? productIds : productIds.filter((id) => !this.#entries.has(id));
+    cacheLookups.price.hit += productIds.length - missing.length;
+    cacheLookups.price.miss += missing.length;
     const loaded = missing.length > 0 ? await this.#load(db, [...missing]) : [];
     const prices = new Map<number, number>();
     for (const product of loaded) if (product !== undefined) prices.set(product.id, product.price);
