@@ -12,12 +12,13 @@
  *  - `rolledBack`: the server refused or cancelled the statement (timeouts,
  *    deadlock, shutdown). Nothing committed.
  */
-import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import pg from 'pg';
+import { Worker } from 'node:worker_threads';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import { observeDbCall } from './metrics.js';
+import type { ThreadError, ThreadReply, ThreadRequest } from './pglite-thread.js';
 
 export interface Queryable {
   query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]>;
@@ -225,85 +226,118 @@ class PostgresDatabase implements Database {
   }
 }
 
-/**
- * Runs calls one at a time, in arrival order, and lets the event loop take a
- * turn between two of them. PGlite runs inside this thread: its own queue
- * hands a finished call's turn to the next through promises alone, so a few
- * hundred queued calls ran back to back and held the loop (and `/health`,
- * and every socket) for their whole sum. Here a turn of the loop sits between
- * calls, so the longest the loop waits is one call, and `waiting` is a queue
- * that load shedding can read.
- */
-class TurnQueue {
-  readonly #waiting: Array<() => void> = [];
-  #busy = false;
-
-  get waiting(): number {
-    return this.#waiting.length;
-  }
-
-  get busy(): boolean {
-    return this.#busy;
-  }
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const start = () => {
-        this.#busy = true;
-        fn()
-          .then(resolve, reject)
-          .finally(() => setImmediate(() => this.#next()));
-      };
-      if (this.#busy) this.#waiting.push(start);
-      else start();
-    });
-  }
-
-  #next(): void {
-    this.#busy = false;
-    this.#waiting.shift()?.();
+/** A PostgreSQL error raised in the database's thread, with the fields callers read (`code`, `constraint`, …). */
+class PgliteError extends Error {
+  constructor(error: ThreadError) {
+    super(error.message);
+    Object.assign(this, error.fields);
   }
 }
 
+/**
+ * PGlite in a thread of its own (pglite-thread.ts): its statements and its
+ * disk flushes never hold this thread's event loop. Calls queue in the
+ * thread in arrival order; `stats()` counts them here, for load shedding.
+ */
 class PgliteDatabase implements Database {
   readonly kind = 'pglite' as const;
-  readonly #turns = new TurnQueue();
-  constructor(readonly pglite: PGlite) {}
+  readonly #worker: Worker;
+  readonly #replies = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  #nextId = 1;
+  /** Top-level calls (statements and transactions) sent and not yet answered. */
+  #inFlight = 0;
+  #gone: Error | undefined;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (message: ThreadReply) => {
+      const waiter = this.#replies.get(message.id);
+      if (waiter === undefined) return;
+      this.#replies.delete(message.id);
+      if (message.ok) waiter.resolve(message.value);
+      else waiter.reject(new PgliteError(message.error));
+    });
+    const fail = (error: Error) => {
+      this.#gone = error;
+      for (const waiter of this.#replies.values()) waiter.reject(new DbFailure('unknown', `embedded database thread stopped: ${error.message}`, error));
+      this.#replies.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
+  }
+
+  static async open(dataDir: string): Promise<PgliteDatabase> {
+    // From source (tests, tsx) the thread's entry is the .ts file beside this one, loaded through tsx.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const entry = new URL(fromSource ? './pglite-thread.ts' : './pglite-thread.js', import.meta.url);
+    const worker = fromSource
+      ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true, workerData: { dataDir } })
+      : new Worker(entry, { workerData: { dataDir } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', (message: { ready: boolean; error?: ThreadError }) =>
+        message.ready ? resolve() : reject(new PgliteError(message.error!)),
+      );
+      worker.once('error', reject);
+    });
+    return new PgliteDatabase(worker);
+  }
+
+  #call<T>(request: DistributiveOmit<ThreadRequest, 'id'>): Promise<T> {
+    if (this.#gone !== undefined) return Promise.reject(new DbFailure('unavailable', `embedded database thread stopped: ${this.#gone.message}`));
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#replies.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.#worker.postMessage({ ...request, id });
+    });
+  }
+
+  async #counted<T>(fn: () => Promise<T>): Promise<T> {
+    this.#inFlight++;
+    try {
+      return await fn();
+    } finally {
+      this.#inFlight--;
+    }
+  }
 
   query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
-    return this.#turns.run(() => timed('query', async () => (await this.pglite.query<R>(text, params as unknown[] | undefined)).rows));
+    return this.#counted(() => timed('query', () => this.#call<R[]>({ op: 'query', text, params: params as unknown[] | undefined })));
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.#turns.run(() =>
-      timed('transaction', () =>
-        this.pglite.transaction(async (inner) => {
-          const tx: Tx = {
-            inTransaction: true,
-            query: async <R extends object>(text: string, params?: readonly unknown[]) =>
-              (await inner.query<R>(text, params as unknown[] | undefined)).rows,
-            exec: async (script) => {
-              await inner.exec(script);
-            },
-          };
-          return fn(tx);
-        }),
-      ),
+    return this.#counted(() =>
+      timed('transaction', async () => {
+        const txId = await this.#call<number>({ op: 'begin' });
+        const tx: Tx = {
+          inTransaction: true,
+          query: <R extends object>(text: string, params?: readonly unknown[]) =>
+            this.#call<R[]>({ op: 'txQuery', tx: txId, text, params: params as unknown[] | undefined }),
+          exec: (script) => this.#call<void>({ op: 'txExec', tx: txId, script }),
+        };
+        let result: T;
+        try {
+          result = await fn(tx);
+        } catch (error) {
+          await this.#call({ op: 'end', tx: txId, commit: false }).catch(() => {});
+          throw error;
+        }
+        await this.#call({ op: 'end', tx: txId, commit: true });
+        return result;
+      }),
     );
   }
 
   stats(): DbStats {
-    return { inUse: this.#turns.busy ? 1 : 0, waiting: this.#turns.waiting };
+    return { inUse: this.#inFlight > 0 ? 1 : 0, waiting: Math.max(0, this.#inFlight - 1) };
   }
 
   async close(): Promise<void> {
-    await this.#turns.run(() => this.pglite.close());
+    if (this.#gone === undefined) await this.#call({ op: 'close' });
+    await this.#worker.terminate();
   }
 }
 
-const pgliteParsers = {
-  [pgliteTypes.INT8]: (value: string) => Number(value),
-};
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 export async function openDatabase(config: Config, onIdleError: (error: Error) => void): Promise<Database> {
   if (config.databaseUrl !== undefined) return new PostgresDatabase(config, onIdleError);
@@ -312,6 +346,5 @@ export async function openDatabase(config: Config, onIdleError: (error: Error) =
     dataDir = join(config.dataDir, 'pglite');
     await mkdir(dataDir, { recursive: true });
   }
-  const pglite = await PGlite.create({ dataDir, parsers: pgliteParsers });
-  return new PgliteDatabase(pglite);
+  return PgliteDatabase.open(dataDir);
 }

@@ -10,18 +10,29 @@
  *
  * Requests already admitted finish normally. `/health`, `/ready`, the
  * OpenAPI document and `/metrics` are never shed: they are outside /api.
+ *
+ * Admission is also paced: at most `admitPerTurnMax` /api requests go on
+ * past this hook per turn of the event loop, the rest wait their turn in
+ * arrival order. 400 requests that arrive together are read in one poll
+ * phase; without pacing all of their work (body, validation, pricing, the
+ * answer) ran in that one phase, and `/health` waited for all of it.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
 import { countShed } from './metrics.js';
 
 const sampleIntervalMs = 20;
+/** A few milliseconds of request work per turn; `/health` waits at most for that, not for a whole burst. */
+const admitPerTurnMax = 8;
 
 export const sheddingMessage = '요청이 많아 지금은 처리할 수 없습니다. 잠시 후 다시 시도해 주세요.';
 
 export class LoadShedder {
   #lagMs = 0;
   #timer: NodeJS.Timeout | undefined;
+  #admittedThisTurn = 0;
+  #turnScheduled = false;
+  readonly #waiting: Array<() => void> = [];
 
   constructor(
     readonly loopDelayMaxMs: number,
@@ -64,14 +75,34 @@ export class LoadShedder {
     return undefined;
   }
 
+  /** Starts the next turn's admissions: the count restarts, and waiting requests go first. */
+  #nextTurn = (): void => {
+    this.#admittedThisTurn = 0;
+    while (this.#admittedThisTurn < admitPerTurnMax && this.#waiting.length > 0) {
+      this.#admittedThisTurn++;
+      this.#waiting.shift()!();
+    }
+    this.#turnScheduled = this.#waiting.length > 0 || this.#admittedThisTurn > 0;
+    if (this.#turnScheduled) setImmediate(this.#nextTurn);
+  };
+
   /** An onRequest hook (callback style: it runs on every /api request). */
   readonly hook = (_request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const reason = this.overloaded();
-    if (reason === undefined) {
+    if (reason !== undefined) {
+      countShed(reason);
+      void reply.code(503).header('retry-after', '1').send({ code: 'SERVICE_UNAVAILABLE', message: sheddingMessage });
+      return;
+    }
+    if (this.#waiting.length === 0 && this.#admittedThisTurn < admitPerTurnMax) {
+      this.#admittedThisTurn++;
+      if (!this.#turnScheduled) {
+        this.#turnScheduled = true;
+        setImmediate(this.#nextTurn);
+      }
       done();
       return;
     }
-    countShed(reason);
-    void reply.code(503).header('retry-after', '1').send({ code: 'SERVICE_UNAVAILABLE', message: sheddingMessage });
+    this.#waiting.push(done);
   };
 }
