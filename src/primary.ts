@@ -47,12 +47,15 @@ export async function runPrimary(config: Config): Promise<void> {
   let stopping = false;
   const crashes: number[] = [];
   const failedExits = new Set<number>();
+  /** Workers that took requests; one still starting when shutdown begins has none to drain, and may just end. */
+  const listening = new Set<number>();
 
   const fork = (): Worker => {
     const worker = cluster.fork();
+    worker.on('listening', () => listening.add(worker.id));
     worker.on('exit', (code, signal) => {
       if (stopping) {
-        if (code !== 0) failedExits.add(worker.id);
+        if (code !== 0 && listening.has(worker.id)) failedExits.add(worker.id);
         return;
       }
       const nowMs = Date.now();
