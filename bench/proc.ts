@@ -52,7 +52,7 @@ async function waitReady(instance: Instance): Promise<void> {
   throw new Error(`${instance.name} on port ${instance.port} did not become ready:\n${instance.output.join('')}`);
 }
 
-export type ServiceOptions = { databaseUrl: string; redisUrl?: string; jwtSecret: string; dataDir: string; profile?: boolean };
+export type ServiceOptions = { databaseUrl: string; redisUrl?: string; jwtSecret: string; dataDir: string; profile?: boolean; env?: Record<string, string> };
 
 /** Starts `count` service processes on consecutive ports, one after the other (each migrates first). */
 export async function startServices(count: number, portBase: number, options: ServiceOptions): Promise<Instance[]> {
@@ -65,6 +65,7 @@ export async function startServices(count: number, portBase: number, options: Se
     DATA_DIR: options.dataDir,
     HOST: '127.0.0.1',
     ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
+    ...options.env,
   };
   const instances: Instance[] = [];
   for (let i = 0; i < count; i++) {
