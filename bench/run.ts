@@ -137,7 +137,8 @@ async function limitsOffPass(on: Ctx, service: ServiceOptions, measured: readonl
   const off = await runPlans(ctx, [...orderPlans(ctx), couponPlan(ctx)], printResult);
   await stopAll(running);
   running = [];
-  const rows: ScenarioResult[] = [...off];
+  // Their figures are baselines of the limits-cost rows, not candidates for their families' targets.
+  const rows: ScenarioResult[] = off.map((result) => ({ ...result, family: 'limits-off' }));
   for (const offResult of off) {
     const onName = offResult.name.replace('-limits-off', '');
     const onResult = measured.find((r) => r.name === onName);

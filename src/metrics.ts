@@ -178,8 +178,8 @@ export function countRateLimited(routeClass: string): void {
   rateLimited.inc({ class: routeClass });
 }
 
-export function countRateLimitStoreError(): void {
-  rateLimitStoreErrors.inc();
+export function countRateLimitStoreError(requests = 1): void {
+  rateLimitStoreErrors.inc(requests);
 }
 
 export function countShed(reason: 'loop_delay' | 'db_waiting'): void {
