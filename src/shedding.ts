@@ -11,11 +11,13 @@
  * Requests already admitted finish normally. `/health`, `/ready`, the
  * OpenAPI document and `/metrics` are never shed: they are outside /api.
  *
- * Admission is also paced: at most `admitPerTurnMax` /api requests go on
- * past this hook per turn of the event loop, the rest wait their turn in
- * arrival order. 400 requests that arrive together are read in one poll
- * phase; without pacing all of their work (body, validation, pricing, the
- * answer) ran in that one phase, and `/health` waited for all of it.
+ * Admission is also paced: per turn of the event loop at most
+ * `admitPerTurnMax` /api requests go on past this hook and at most
+ * `shedPerTurnMax` are answered 503; the rest wait their turn in arrival
+ * order, and each is judged when its turn comes. 400 requests that arrive
+ * together are read in one poll phase; without pacing all of their work
+ * (body, validation, pricing, the answer, or the 503) ran in that one
+ * phase, and `/health` waited for all of it.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
@@ -24,6 +26,8 @@ import { countShed } from './metrics.js';
 const sampleIntervalMs = 20;
 /** A few milliseconds of request work per turn; `/health` waits at most for that, not for a whole burst. */
 const admitPerTurnMax = 8;
+/** A 503 costs a fraction of an admitted request. */
+const shedPerTurnMax = 32;
 
 export const sheddingMessage = '요청이 많아 지금은 처리할 수 없습니다. 잠시 후 다시 시도해 주세요.';
 
@@ -31,8 +35,9 @@ export class LoadShedder {
   #lagMs = 0;
   #timer: NodeJS.Timeout | undefined;
   #admittedThisTurn = 0;
+  #shedThisTurn = 0;
   #turnScheduled = false;
-  readonly #waiting: Array<() => void> = [];
+  readonly #waiting: Array<{ reply: FastifyReply; done: () => void }> = [];
 
   constructor(
     readonly loopDelayMaxMs: number,
@@ -75,34 +80,51 @@ export class LoadShedder {
     return undefined;
   }
 
-  /** Starts the next turn's admissions: the count restarts, and waiting requests go first. */
-  #nextTurn = (): void => {
-    this.#admittedThisTurn = 0;
-    while (this.#admittedThisTurn < admitPerTurnMax && this.#waiting.length > 0) {
+  /**
+   * Admits or sheds one request if this turn still has room for it; false
+   * when it must wait for the next turn.
+   */
+  #judge(reply: FastifyReply, done: () => void): boolean {
+    const reason = this.overloaded();
+    if (reason === undefined) {
+      if (this.#admittedThisTurn >= admitPerTurnMax) return false;
       this.#admittedThisTurn++;
-      this.#waiting.shift()!();
+      this.#scheduleTurn();
+      done();
+      return true;
     }
-    this.#turnScheduled = this.#waiting.length > 0 || this.#admittedThisTurn > 0;
-    if (this.#turnScheduled) setImmediate(this.#nextTurn);
+    if (this.#shedThisTurn >= shedPerTurnMax) return false;
+    this.#shedThisTurn++;
+    this.#scheduleTurn();
+    countShed(reason);
+    void reply.code(503).header('retry-after', '1').send({ code: 'SERVICE_UNAVAILABLE', message: sheddingMessage });
+    return true;
+  }
+
+  #scheduleTurn(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(this.#nextTurn);
+  }
+
+  /** The next turn: the counts restart, and the requests waiting go first. */
+  #nextTurn = (): void => {
+    this.#turnScheduled = false;
+    this.#admittedThisTurn = 0;
+    this.#shedThisTurn = 0;
+    while (this.#waiting.length > 0) {
+      const next = this.#waiting[0]!;
+      if (!this.#judge(next.reply, next.done)) break;
+      this.#waiting.shift();
+    }
+    // Requests still waiting, or a turn that did work: the counts must restart once more.
+    if (this.#waiting.length > 0 || this.#admittedThisTurn + this.#shedThisTurn > 0) this.#scheduleTurn();
   };
 
   /** An onRequest hook (callback style: it runs on every /api request). */
   readonly hook = (_request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-    const reason = this.overloaded();
-    if (reason !== undefined) {
-      countShed(reason);
-      void reply.code(503).header('retry-after', '1').send({ code: 'SERVICE_UNAVAILABLE', message: sheddingMessage });
-      return;
-    }
-    if (this.#waiting.length === 0 && this.#admittedThisTurn < admitPerTurnMax) {
-      this.#admittedThisTurn++;
-      if (!this.#turnScheduled) {
-        this.#turnScheduled = true;
-        setImmediate(this.#nextTurn);
-      }
-      done();
-      return;
-    }
-    this.#waiting.push(done);
+    if (this.#waiting.length === 0 && this.#judge(reply, done)) return;
+    this.#waiting.push({ reply, done });
+    this.#scheduleTurn();
   };
 }

@@ -4,7 +4,9 @@
  * throughout (polled from a thread of its own), every refused order is
  * `503 SERVICE_UNAVAILABLE` with `Retry-After` and changed nothing, and the
  * invariants hold. Then each bound on its own: a wait queue bound low enough
- * to shed part of the burst, and a stalled event loop.
+ * to shed part of the burst (correct answers, nothing changed, /health
+ * answered; its latency is the first test's contract), and a stalled event
+ * loop.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -125,7 +127,8 @@ async function orderBurst(env: Record<string, string>) {
   }
 }
 
-function assertBurst(result: Awaited<ReturnType<typeof orderBurst>>) {
+/** `healthBound`: the contract's 100 ms, checked on the burst the contract names (the default bounds). */
+function assertBurst(result: Awaited<ReturnType<typeof orderBurst>>, healthBound: boolean) {
   const statuses = new Map<number, number>();
   for (const { status } of result.answers) statuses.set(status, (statuses.get(status) ?? 0) + 1);
   assert.deepEqual([...statuses.keys()].filter((s) => s !== 200 && s !== 503), [], `statuses: ${JSON.stringify([...statuses])}`);
@@ -140,18 +143,18 @@ function assertBurst(result: Awaited<ReturnType<typeof orderBurst>>) {
   assert.equal(result.health.failures, 0);
   assert.ok(result.health.latenciesMs.length > rounds, `${result.health.latenciesMs.length} health answers`);
   const slowest = Math.max(...result.health.latenciesMs);
-  assert.ok(slowest < healthBoundMs, `GET /health took ${slowest.toFixed(1)} ms (the service's loop lagged ${(result.loopLagMaxS * 1000).toFixed(1)} ms at most)`);
+  if (healthBound) assert.ok(slowest < healthBoundMs, `GET /health took ${slowest.toFixed(1)} ms (the service's loop lagged ${(result.loopLagMaxS * 1000).toFixed(1)} ms at most)`);
   return statuses;
 }
 
 describe('load shedding', () => {
   it(`${connections} connections ordering at once, ${rounds} times, with the default bounds`, async () => {
-    const statuses = assertBurst(await orderBurst({ SHED_LOOP_DELAY_MS: String(defaults.shedLoopDelayMs), SHED_DB_WAITING_MAX: String(defaults.shedDbWaitingMax) }));
+    const statuses = assertBurst(await orderBurst({ SHED_LOOP_DELAY_MS: String(defaults.shedLoopDelayMs), SHED_DB_WAITING_MAX: String(defaults.shedDbWaitingMax) }), true);
     assert.ok((statuses.get(200) ?? 0) > 0);
   });
 
   it('sheds part of the same burst when the wait queue bound is low, and only with 503 + Retry-After', async () => {
-    const statuses = assertBurst(await orderBurst({ SHED_LOOP_DELAY_MS: '0', SHED_DB_WAITING_MAX: '4' }));
+    const statuses = assertBurst(await orderBurst({ SHED_LOOP_DELAY_MS: '0', SHED_DB_WAITING_MAX: '4' }), false);
     assert.ok((statuses.get(503) ?? 0) > 0, 'some orders were shed');
     assert.ok((statuses.get(200) ?? 0) > 0, 'some orders were paid');
   });
