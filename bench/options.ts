@@ -84,7 +84,22 @@ export const targets: Readonly<Record<string, Target>> = {
   'stack-orders-8c': { baseline: 'orders-8c', ratioMin: 0.8, text: '≥ 0.8 × direct (HAProxy + PgBouncer)' },
   'stack-flash': { baseline: 'flash', ratioMin: 0.8, text: '≥ 0.8 × direct (HAProxy + PgBouncer)' },
   'stack-product-detail': { baseline: 'product-detail', ratioMin: 0.8, text: '≥ 0.8 × direct (HAProxy + PgBouncer)' },
+  'limits-cost': { baseline: 'the same scenario with rate limits off', ratioMin: 0.95, text: '≥ 0.95 × rate limits off' },
 };
+
+/**
+ * Rate limits of the measured service: on, through Redis, and generous, so
+ * that the figures carry the limiter's cost and no 429. The `limits-off`
+ * pass runs the same scenarios without any.
+ */
+export const generousLimits: Readonly<Record<string, string>> = {
+  RATE_LIMIT_ORDERS: '1000/1s',
+  RATE_LIMIT_CLAIMS: '1000/60s',
+  RATE_LIMIT_CHARGES: '1000/1s',
+};
+export const limitsOff: Readonly<Record<string, string>> = { RATE_LIMIT_ORDERS: 'off', RATE_LIMIT_CLAIMS: 'off', RATE_LIMIT_CHARGES: 'off' };
+/** Scenario families measured with rate limits on and off in the same run. */
+export const limitFamilies: readonly string[] = ['orders-8c', 'flash', 'coupon-redis'];
 
 export const jwtSecret = 'bench-secret-0123456789abcdef-not-for-production';
 export const pgAdminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -11,8 +11,8 @@ import pg from 'pg';
 import { runPgOrder, runRedisGate, seedPgOrderCopy, type Figure } from './baselines.js';
 import { loadOrderHistory } from './bulk.js';
 import { runLoad } from './load.js';
-import { helloPortBase, jwtSecret, parseSizes, pgAdminUrl, redisUrl, servicePortBase, type Sizes } from './options.js';
-import { build, commandExists, profileDir, ensureWrk, rootDir, startHello, startServices, stopAll, type Instance } from './proc.js';
+import { generousLimits, helloPortBase, jwtSecret, limitFamilies, limitsOff, parseSizes, pgAdminUrl, redisUrl, servicePortBase, type Sizes } from './options.js';
+import { build, commandExists, profileDir, ensureWrk, rootDir, startHello, startServices, stopAll, type Instance, type ServiceOptions } from './proc.js';
 import { environment, toRow, writeReport } from './report.js';
 import { startBenchNats, waitOutboxDrained } from './events.js';
 import { chargePlan, couponPlan, orderPlans, readPlans, relayPlans, runPlans, selected, type Ctx, type ScenarioResult } from './scenarios.js';
@@ -115,7 +115,7 @@ async function runStack(procs: number, direct: Ctx, service: Parameters<typeof s
 }
 
 type Seeded = Omit<Ctx, 'ports' | 'redis' | 'db' | 'sizes' | 'tmpDir'>;
-type ServiceEnv = { databaseUrl: string; jwtSecret: string; dataDir: string; profile: boolean };
+type ServiceEnv = { databaseUrl: string; jwtSecret: string; dataDir: string; profile: boolean; env?: Record<string, string> };
 
 /**
  * The relay on/off comparison: the order and flash-sale loads with a live
@@ -166,7 +166,7 @@ async function runRelayScenarios(sizes: Sizes, db: pg.Pool, seeded: Seeded, serv
 async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seeded: Seeded): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   let historyLoaded = false;
-  const service: ServiceEnv = { databaseUrl, jwtSecret, dataDir: join(tmpDir, 'data'), profile: sizes.profile };
+  const service: ServiceEnv = { databaseUrl, jwtSecret, dataDir: join(tmpDir, 'data'), profile: sizes.profile, env: generousLimits };
   const readsSelected = ['product-detail', 'product-list', 'popular'].some((family) => selected(sizes, family));
   for (const procs of sizes.processCounts) {
     await settleDatabase(db);
@@ -191,6 +191,7 @@ async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seed
     running = [];
     if (selected(sizes, 'relay')) results.push(...(await runRelayScenarios(sizes, db, seeded, service, procs)));
     if (selected(sizes, 'stack')) results.push(...(await runStack(procs, ctx, service, results)));
+    results.push(...(await limitsOffPass(ctx, { ...service, env: limitsOff, redisUrl }, results)));
     if (!selected(sizes, 'coupon-noredis')) continue;
 
     log(`service × ${procs}, without Redis`);
@@ -201,6 +202,51 @@ async function runScenarios(sizes: Sizes, db: pg.Pool, databaseUrl: string, seed
     await stopAll(running);
     running = [];
   }
+  if (sizes.processCounts.includes(2)) results.push(...(await workersPass({ ...seeded, db, sizes, tmpDir, ports: [], redis: true }, { ...service, redisUrl })));
+  return results;
+}
+
+/**
+ * The scenarios of `limitFamilies` again with rate limits off, and a
+ * `limits-cost` row for each: the figure with limits on against this one.
+ */
+async function limitsOffPass(on: Ctx, service: ServiceOptions, measured: readonly ScenarioResult[]): Promise<ScenarioResult[]> {
+  const sizes = { ...on.sizes, only: limitFamilies.filter((family) => selected(on.sizes, family)) };
+  if (sizes.only.length === 0) return [];
+  const procs = on.ports.length;
+  log(`service × ${procs}, with Redis, rate limits off`);
+  await settleDatabase(on.db);
+  running = await startServices(procs, servicePortBase, service);
+  const ctx: Ctx = { ...on, sizes, ports: running.map((i) => i.port), label: `${procs}p-limits-off` };
+  await warmUp(ctx);
+  const off = await runPlans(ctx, [...orderPlans(ctx), couponPlan(ctx)], printResult);
+  await stopAll(running);
+  running = [];
+  // Their figures are baselines of the limits-cost rows, not candidates for their families' targets.
+  const rows: ScenarioResult[] = off.map((result) => ({ ...result, family: 'limits-off' }));
+  for (const offResult of off) {
+    const onName = offResult.name.replace('-limits-off', '');
+    const onResult = measured.find((r) => r.name === onName);
+    if (onResult?.load === undefined || offResult.load === undefined) continue;
+    baselines[offResult.name] = { throughput: offResult.load.throughput, p50Ms: offResult.load.p50Ms, p99Ms: offResult.load.p99Ms, errors: offResult.load.errors };
+    const status = onResult.status === 'ok' && offResult.status === 'ok' ? 'ok' : 'FAILED';
+    const row: ScenarioResult = { name: `limits-cost-${onName}`, family: 'limits-cost', baseline: offResult.name, status, load: onResult.load, notes: ['the limits-on figure against the same scenario with rate limits off'] };
+    printResult(row);
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** One service process with WORKERS=2 on one port: the rows beside the two-process ones. */
+async function workersPass(base: Ctx, service: ServiceOptions): Promise<ScenarioResult[]> {
+  log('service × 1 with WORKERS=2, with Redis');
+  await settleDatabase(base.db);
+  running = await startServices(1, servicePortBase, { ...service, env: { ...service.env, WORKERS: '2' } });
+  const ctx: Ctx = { ...base, ports: running.map((i) => i.port), label: 'w2', processes: 2 };
+  await warmUp(ctx);
+  const results = await runPlans(ctx, [...orderPlans(ctx), couponPlan(ctx), chargePlan(ctx)], printResult);
+  await stopAll(running);
+  running = [];
   return results;
 }
 

@@ -37,7 +37,19 @@ export type Ctx = {
   userIds: readonly string[];
   tmpDir: string;
   redis: boolean;
+  /** Names the rows (default `<ports>p`), e.g. `w2` for one process with WORKERS=2. */
+  label?: string;
+  /** Processes the service runs as, for the hello baseline (default: one per port). */
+  processes?: number;
 };
+
+function procLabel(ctx: Ctx): string {
+  return ctx.label ?? `${ctx.ports.length}p`;
+}
+
+function helloBaseline(ctx: Ctx): string {
+  return `hello-${ctx.sizes.clients}c-${ctx.processes ?? ctx.ports.length}p`;
+}
 
 async function probe(ctx: Ctx, method: string, path: string, body?: unknown): Promise<number> {
   const response = await fetch(`http://127.0.0.1:${ctx.ports[0]}${path}`, {
@@ -156,7 +168,7 @@ function flashPlan(ctx: Ctx, name: string, family: string, baseline: string): Pl
 }
 
 export function orderPlans(ctx: Ctx): Plan[] {
-  const p = `${ctx.ports.length}p`;
+  const p = procLabel(ctx);
   const { sizes } = ctx;
   const common = { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi };
   const orderProbe: [string, string, unknown] = ['POST', '/api/orders', {}];
@@ -245,13 +257,13 @@ export function relayPlans(ctx: Ctx, relay: 'off' | 'nats', natsUrl?: string): P
 }
 
 export function couponPlan(ctx: Ctx): Plan {
-  const p = `${ctx.ports.length}p`;
+  const p = procLabel(ctx);
   const family = ctx.redis ? 'coupon-redis' : 'coupon-noredis';
   const { sizes } = ctx;
   const claimants = Math.min(sizes.couponClaimants, ctx.userIds.length);
   let code = '';
   return {
-    name: `${family}-${p}`, family, baseline: `hello-${sizes.clients}c-${p}`, probe: ['POST', '/api/coupons', {}],
+    name: `${family}-${p}`, family, baseline: helloBaseline(ctx), probe: ['POST', '/api/coupons', {}],
     // The burst lasts about a second: claim another campaign (quota 1) first, so the claim route is warm.
     warmUp: async () => {
       const warmCode = `BENCH-WARM-${tag()}-${p}`;
@@ -275,17 +287,17 @@ export function couponPlan(ctx: Ctx): Plan {
 
 export function chargePlan(ctx: Ctx): Plan {
   return {
-    name: `charge-${ctx.ports.length}p`, family: 'charge', baseline: `hello-${ctx.sizes.clients}c-${ctx.ports.length}p`, probe: ['POST', '/api/points/charge', {}],
+    name: `charge-${procLabel(ctx)}`, family: 'charge', baseline: helloBaseline(ctx), probe: ['POST', '/api/points/charge', {}],
     prepare: async () => ({ kind: 'charge', args: { tokens: ctx.tokensFile } }),
     verify: async (load) => expectAll2xx(load),
   };
 }
 
 export function readPlans(ctx: Ctx): Plan[] {
-  const p = `${ctx.ports.length}p`;
+  const p = procLabel(ctx);
   const args = { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi };
   const read = (family: string, kind: LoadSpec['kind'], path: string): Plan => ({
-    name: `${family}-${p}`, family, baseline: `hello-${ctx.sizes.clients}c-${p}`, probe: ['GET', path], probeMustBe200: true,
+    name: `${family}-${p}`, family, baseline: helloBaseline(ctx), probe: ['GET', path], probeMustBe200: true,
     prepare: async () => ({ kind, args }),
     verify: async (load) => expectAll2xx(load),
   });

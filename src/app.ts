@@ -25,7 +25,9 @@ import type { Config } from './config.js';
 import { DbFailure, openDatabase, openPostgres, type Database } from './db.js';
 import { AppError, messages } from './errors.js';
 import { clientErrorHandler, frameworkErrors, installInputGuards } from './input-guard.js';
+import { collectProcessMetrics, watch } from './metrics.js';
 import { migrate } from './migrate.js';
+import { instrument, requestIdOf } from './observability.js';
 import { CursorCodec } from './pagination.js';
 import { installShutdownGate } from './shutdown.js';
 import { couponRoutes } from './coupons/routes.js';
@@ -38,9 +40,11 @@ import { ProductCache } from './products/cache.js';
 import { ProductChanges } from './products/changes.js';
 import { PopularProducts } from './products/popular.js';
 import { productRoutes } from './products/routes.js';
+import { registerRateLimits } from './rate-limit.js';
 import { PendingJournal } from './recovery/journal.js';
 import { RecoveryWorker } from './recovery/worker.js';
 import { primaryReads, ReplicaReads, type CatalogueReads } from './replica.js';
+import { LoadShedder } from './shedding.js';
 
 export type AppContext = Readonly<{
   config: Config;
@@ -167,7 +171,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Longer than the idle timeout of the proxies and load balancers usually put in front (60 s), so the
     // proxy, not this process, closes an idle connection and never sends a request onto one being closed.
     keepAliveTimeout: 72_000,
-    requestIdHeader: 'x-request-id',
+    // Request ids: a client's x-request-id when it is 1–128 visible ASCII characters, else a fresh UUID.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     // Shutdown answers and closes connections itself (shutdown.ts), in the service's error shape.
     return503OnClosing: false,
     forceCloseConnections: false,
@@ -181,6 +187,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   installShutdownGate(app);
   installInputGuards(app);
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: messages.notFound }));
+  const metrics = config.metricsPort !== undefined;
+  instrument(app, metrics);
 
   const ownsDb = options.db === undefined;
   const db = options.db ?? (await openDatabase(config, (error) => app.log.warn({ err: error }, 'idle database connection lost')));
@@ -202,6 +210,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   // Also after the database's hook: the relay and deliveries stop before the database closes.
   const events = setupEvents(app, db, config.events);
+  const shedder = LoadShedder.fromConfig(config, () => db.stats().waiting);
+  shedder.start();
+  app.addHook('onClose', async () => shedder.stop());
+  if (metrics) {
+    collectProcessMetrics();
+    const unwatch = watch({ db: () => db.stats(), recovery: () => recovery.status() });
+    app.addHook('onClose', async () => unwatch());
+  }
   const now = options.now ?? (() => new Date());
   app.decorate('ctx', {
     config,
@@ -252,8 +268,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(adminConsole);
 
+  await registerRateLimits(app, config);
   await app.register(
     async (api: Api) => {
+      // Before authentication: a shed request costs no HMAC.
+      api.addHook('onRequest', shedder.hook);
       // A callback hook: authentication is synchronous, and this runs on every request.
       api.addHook('onRequest', (request, _reply, done) => {
         try {

@@ -5,6 +5,7 @@
 import { createSigner, createVerifier } from 'fast-jwt';
 import { AppError, messages } from './errors.js';
 import { isStorableText } from './input-guard.js';
+import { cacheLookups } from './metrics.js';
 
 export type Principal = Readonly<{ userId: string; admin: boolean }>;
 
@@ -30,7 +31,11 @@ export class Authenticator {
     const token = header.slice(7);
     // A cached token passed every check below when it was first seen.
     const cached = this.#cache.get(token);
-    if (cached !== undefined && cached.expiresAtMs > nowMs) return cached.principal;
+    if (cached !== undefined && cached.expiresAtMs > nowMs) {
+      cacheLookups.token.hit++;
+      return cached.principal;
+    }
+    cacheLookups.token.miss++;
     if (!/^[A-Za-z0-9_\-.]{1,4096}$/.test(token)) throw unauthorized();
 
     let payload;

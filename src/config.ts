@@ -2,6 +2,7 @@
  * The service's configuration, parsed once from the environment into a frozen
  * object. Nothing else in the code reads `process.env`.
  */
+import { availableParallelism } from 'node:os';
 
 export type Config = Readonly<{
   port: number;
@@ -40,6 +41,17 @@ export type Config = Readonly<{
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
   events: EventsConfig;
+  /** Port of `GET /metrics` (Prometheus); undefined leaves metrics off. */
+  metricsPort: number | undefined;
+  /** Worker processes (node:cluster); always 1 on the embedded database. */
+  workers: number;
+  /** What `WORKERS` asked for, when the embedded database made it 1. */
+  workersRefused: number | undefined;
+  rateLimits: RateLimits;
+  /** New /api requests are shed (503) while the event loop lags more than this… */
+  shedLoopDelayMs: number;
+  /** …or while more than this many database calls wait for a connection. 0 turns either check off. */
+  shedDbWaitingMax: number;
 }>;
 
 /** The outbox relay, the JetStream publisher and webhook delivery (src/events/). */
@@ -59,6 +71,10 @@ export type EventsConfig = Readonly<{
   webhookConcurrencyMax: number;
   webhookAllowPrivate: boolean;
 }>;
+
+/** Requests per window for one user on one route class; null means no limit. */
+export type RateLimit = Readonly<{ max: number; windowMs: number }> | null;
+export type RateLimits = Readonly<{ orders: RateLimit; claims: RateLimit; charges: RateLimit }>;
 
 export class ConfigError extends Error {}
 
@@ -117,7 +133,27 @@ function poolMode(env: NodeJS.ProcessEnv): 'session' | 'transaction' {
   return raw;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+const durationUnitsMs: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** `20/1s`, `10/60s`, `100/500ms`, `5/1m`, or `off`. */
+function rateLimit(env: NodeJS.ProcessEnv, name: string, fallback: string): RateLimit {
+  const raw = optionalString(env, name) ?? fallback;
+  if (raw === 'off') return null;
+  const match = /^(\d{1,7})\/(\d{1,7})(ms|s|m|h)$/.exec(raw);
+  if (match === null) throw new ConfigError(`${name} must look like 20/1s (requests/window, window in ms, s, m or h) or be off, got "${raw}"`);
+  const max = Number(match[1]);
+  const windowMs = Number(match[2]) * durationUnitsMs[match[3]!]!;
+  if (max < 1 || windowMs < 100 || windowMs > 86_400_000) throw new ConfigError(`${name} needs at least 1 request in a window of 100 ms to 24 h, got "${raw}"`);
+  return Object.freeze({ max, windowMs });
+}
+
+function workerCount(env: NodeJS.ProcessEnv, cores: number): number {
+  const raw = optionalString(env, 'WORKERS');
+  if (raw === 'auto') return Math.max(1, cores);
+  return integer(env, 'WORKERS', 1, 1, 256);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): Config {
   const production = env.NODE_ENV === 'production';
   const jwtSecret = optionalString(env, 'JWT_SECRET');
   if (production && jwtSecret === undefined) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
@@ -133,6 +169,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL must start with redis:// or rediss://');
   }
+
+  const metricsPortRaw = optionalString(env, 'METRICS_PORT');
+  const metricsPort = metricsPortRaw === undefined ? undefined : integer(env, 'METRICS_PORT', 0, 0, 65_535);
+  // The embedded database lives inside one process: a second process could not open it.
+  const workersAsked = workerCount(env, cores);
+  const workers = databaseUrl === undefined ? 1 : workersAsked;
 
   const dbQueryTimeoutMs = integer(env, 'DB_QUERY_TIMEOUT_MS', 5_000, 100, 600_000);
   return Object.freeze({
@@ -163,5 +205,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     events: loadEventsConfig(env, production),
+    metricsPort,
+    workers,
+    workersRefused: workers === workersAsked ? undefined : workersAsked,
+    rateLimits: Object.freeze({
+      orders: rateLimit(env, 'RATE_LIMIT_ORDERS', '20/1s'),
+      claims: rateLimit(env, 'RATE_LIMIT_CLAIMS', '10/60s'),
+      charges: rateLimit(env, 'RATE_LIMIT_CHARGES', '10/1s'),
+    }),
+    shedLoopDelayMs: integer(env, 'SHED_LOOP_DELAY_MS', 200, 0, 60_000),
+    shedDbWaitingMax: integer(env, 'SHED_DB_WAITING_MAX', 256, 0, 100_000),
   });
 }

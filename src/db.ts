@@ -12,11 +12,13 @@
  *  - `rolledBack`: the server refused or cancelled the statement (timeouts,
  *    deadlock, shutdown). Nothing committed.
  */
-import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import pg from 'pg';
+import { Worker } from 'node:worker_threads';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from './config.js';
+import { observeDbCall } from './metrics.js';
+import type { ThreadError, ThreadReply, ThreadRequest } from './pglite-thread.js';
 
 export interface Queryable {
   query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]>;
@@ -29,10 +31,27 @@ export interface Tx extends Queryable {
   exec(script: string): Promise<void>;
 }
 
+export type DbStats = { inUse: number; waiting: number };
+
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Connections in use, and calls waiting for one: what load shedding and the gauges read. */
+  stats(): DbStats;
   close(): Promise<void>;
+}
+
+/** Runs `fn` and records its duration; the histogram sits on a few microseconds of a call of milliseconds. */
+async function timed<T>(call: 'query' | 'transaction', fn: () => Promise<T>): Promise<T> {
+  const startedMs = performance.now();
+  try {
+    const result = await fn();
+    observeDbCall(call, true, (performance.now() - startedMs) / 1000);
+    return result;
+  } catch (error) {
+    observeDbCall(call, false, (performance.now() - startedMs) / 1000);
+    throw error;
+  }
 }
 
 export type DbFailureKind = 'unavailable' | 'unknown' | 'rolledBack';
@@ -168,7 +187,19 @@ class PostgresDatabase implements Database {
     }
   }
 
-  async query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
+  query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    return timed('query', () => this.#query<R>(text, params));
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return timed('transaction', () => this.#transaction(fn));
+  }
+
+  stats(): DbStats {
+    return { inUse: this.#pool.totalCount - this.#pool.idleCount, waiting: this.#pool.waitingCount };
+  }
+
+  async #query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
     const client = await this.#connect();
     try {
       const rows = await this.#run<R>(client, text, params);
@@ -180,7 +211,7 @@ class PostgresDatabase implements Database {
     }
   }
 
-  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  async #transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const client = await this.#connect();
     const tx: Tx = {
       inTransaction: true,
@@ -221,37 +252,118 @@ class PostgresDatabase implements Database {
   }
 }
 
-class PgliteDatabase implements Database {
-  readonly kind = 'pglite' as const;
-  constructor(readonly pglite: PGlite) {}
-
-  async query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
-    const result = await this.pglite.query<R>(text, params as unknown[] | undefined);
-    return result.rows;
-  }
-
-  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.pglite.transaction(async (inner) => {
-      const tx: Tx = {
-        inTransaction: true,
-        query: async <R extends object>(text: string, params?: readonly unknown[]) =>
-          (await inner.query<R>(text, params as unknown[] | undefined)).rows,
-        exec: async (script) => {
-          await inner.exec(script);
-        },
-      };
-      return fn(tx);
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.pglite.close();
+/** A PostgreSQL error raised in the database's thread, with the fields callers read (`code`, `constraint`, …). */
+class PgliteError extends Error {
+  constructor(error: ThreadError) {
+    super(error.message);
+    Object.assign(this, error.fields);
   }
 }
 
-const pgliteParsers = {
-  [pgliteTypes.INT8]: (value: string) => Number(value),
-};
+/**
+ * PGlite in a thread of its own (pglite-thread.ts): its statements and its
+ * disk flushes never hold this thread's event loop. Calls queue in the
+ * thread in arrival order; `stats()` counts them here, for load shedding.
+ */
+class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  readonly #worker: Worker;
+  readonly #replies = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  #nextId = 1;
+  /** Top-level calls (statements and transactions) sent and not yet answered. */
+  #inFlight = 0;
+  #gone: Error | undefined;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (message: ThreadReply) => {
+      const waiter = this.#replies.get(message.id);
+      if (waiter === undefined) return;
+      this.#replies.delete(message.id);
+      if (message.ok) waiter.resolve(message.value);
+      else waiter.reject(new PgliteError(message.error));
+    });
+    const fail = (error: Error) => {
+      this.#gone = error;
+      for (const waiter of this.#replies.values()) waiter.reject(new DbFailure('unknown', `embedded database thread stopped: ${error.message}`, error));
+      this.#replies.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
+  }
+
+  static async open(dataDir: string): Promise<PgliteDatabase> {
+    // From source (tests, tsx) the thread's entry is the .ts file beside this one, loaded through tsx.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const entry = new URL(fromSource ? './pglite-thread.ts' : './pglite-thread.js', import.meta.url);
+    const worker = fromSource
+      ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true, workerData: { dataDir } })
+      : new Worker(entry, { workerData: { dataDir } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', (message: { ready: boolean; error?: ThreadError }) =>
+        message.ready ? resolve() : reject(new PgliteError(message.error!)),
+      );
+      worker.once('error', reject);
+    });
+    return new PgliteDatabase(worker);
+  }
+
+  #call<T>(request: DistributiveOmit<ThreadRequest, 'id'>): Promise<T> {
+    if (this.#gone !== undefined) return Promise.reject(new DbFailure('unavailable', `embedded database thread stopped: ${this.#gone.message}`));
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#replies.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.#worker.postMessage({ ...request, id });
+    });
+  }
+
+  async #counted<T>(fn: () => Promise<T>): Promise<T> {
+    this.#inFlight++;
+    try {
+      return await fn();
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    return this.#counted(() => timed('query', () => this.#call<R[]>({ op: 'query', text, params: params as unknown[] | undefined })));
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.#counted(() =>
+      timed('transaction', async () => {
+        const txId = await this.#call<number>({ op: 'begin' });
+        const tx: Tx = {
+          inTransaction: true,
+          query: <R extends object>(text: string, params?: readonly unknown[]) =>
+            this.#call<R[]>({ op: 'txQuery', tx: txId, text, params: params as unknown[] | undefined }),
+          exec: (script) => this.#call<void>({ op: 'txExec', tx: txId, script }),
+        };
+        let result: T;
+        try {
+          result = await fn(tx);
+        } catch (error) {
+          await this.#call({ op: 'end', tx: txId, commit: false }).catch(() => {});
+          throw error;
+        }
+        await this.#call({ op: 'end', tx: txId, commit: true });
+        return result;
+      }),
+    );
+  }
+
+  stats(): DbStats {
+    return { inUse: this.#inFlight > 0 ? 1 : 0, waiting: Math.max(0, this.#inFlight - 1) };
+  }
+
+  async close(): Promise<void> {
+    if (this.#gone === undefined) await this.#call({ op: 'close' });
+    await this.#worker.terminate();
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 export async function openDatabase(config: Config, onIdleError: (error: Error) => void): Promise<Database> {
   if (config.databaseUrl !== undefined) return new PostgresDatabase(config.databaseUrl, config, onIdleError);
@@ -260,8 +372,7 @@ export async function openDatabase(config: Config, onIdleError: (error: Error) =
     dataDir = join(config.dataDir, 'pglite');
     await mkdir(dataDir, { recursive: true });
   }
-  const pglite = await PGlite.create({ dataDir, parsers: pgliteParsers });
-  return new PgliteDatabase(pglite);
+  return PgliteDatabase.open(dataDir);
 }
 
 /** Another PostgreSQL server (a read replica) with the primary's settings. */

@@ -2,9 +2,13 @@
  * Starts the service: parse configuration, build the app, listen. On SIGTERM
  * or SIGINT it shuts down gracefully (shutdown.ts) and exits 0.
  */
+import cluster from 'node:cluster';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { shutDown } from './shutdown.js';
+import { shareWithPrimary } from './metrics.js';
+import { serveMetrics } from './observability.js';
+import { runPrimary } from './primary.js';
 
 async function main(): Promise<void> {
   let config;
@@ -18,7 +22,13 @@ async function main(): Promise<void> {
     throw error;
   }
 
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config);
   const app = await buildApp(config);
+  if (cluster.isWorker) shareWithPrimary();
+  else await serveMetrics(app, config);
+  if (config.workersRefused !== undefined) {
+    app.log.warn({ workers: config.workersRefused }, 'WORKERS is 1 on the embedded database (one process owns it): running one process');
+  }
   if (config.jwtSecretIsDefault) {
     app.log.warn('JWT_SECRET is not set: using the development secret. Never do this in production.');
   }

@@ -12,6 +12,7 @@ import { buildApp, type Api, type BuildOptions } from '../src/app.js';
 import { Authenticator } from '../src/auth.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { openDatabase, type Database } from '../src/db.js';
+import { operatingOff } from './support/service-process.js';
 
 export const testDb = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
 export const jwtSecret = 'test-secret-0123456789abcdef';
@@ -23,6 +24,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     JWT_SECRET: jwtSecret,
     LOG_LEVEL: 'silent',
     DATA_DIR: ':memory:',
+    ...operatingOff,
     ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
     ...env,
   });

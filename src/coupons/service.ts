@@ -6,6 +6,7 @@
  */
 import { AppError } from '../errors.js';
 import { isUniqueViolation, type Database } from '../db.js';
+import { cacheLookups } from '../metrics.js';
 import { toIso } from '../schemas.js';
 import { ClaimBatcher } from './batcher.js';
 import { findCampaignByCode, hasCoupon, insertCampaign, listHolders, type Campaign } from './queries.js';
@@ -96,7 +97,11 @@ export class CouponIssuer {
 
   async #campaign(code: string): Promise<CachedCampaign | undefined> {
     const hit = this.#cache.get(code);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      cacheLookups.campaign.hit++;
+      return hit;
+    }
+    cacheLookups.campaign.miss++;
     // Unknown codes are not remembered: the campaign may be created a moment later.
     const campaign = await findCampaignByCode(this.db, code);
     if (campaign === undefined) return undefined;

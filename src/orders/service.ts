@@ -13,6 +13,7 @@ import { AppError, productNotFound, validationError } from '../errors.js';
 import type { ProductCache } from '../products/cache.js';
 import type { PendingEntry, PendingJournal } from '../recovery/journal.js';
 import { payOrders, type PaymentInput, type PaymentOutcome } from './queries.js';
+import { observePaymentBatch } from '../metrics.js';
 import type { CreateOrderBody, OrderItem } from './schemas.js';
 
 export const orderMessages = {
@@ -44,7 +45,14 @@ const paymentBatchesInFlightMax = 4;
 export type PaymentBatcher = Batcher<PaymentInput, PaymentOutcome>;
 
 export function makePaymentBatcher(db: Database): PaymentBatcher {
-  return new Batcher((inputs) => payOrders(db, inputs), paymentBatchSizeMax, paymentBatchesInFlightMax);
+  return new Batcher(
+    (inputs) => {
+      observePaymentBatch(inputs.length);
+      return payOrders(db, inputs);
+    },
+    paymentBatchSizeMax,
+    paymentBatchesInFlightMax,
+  );
 }
 
 export type PaidOrder = {

@@ -20,6 +20,7 @@
 import { KeyedBatcher } from '../batcher.js';
 import type { Queryable } from '../db.js';
 import type { CatalogueReads } from '../replica.js';
+import { cacheLookups } from '../metrics.js';
 import { findProducts, listProducts } from './queries.js';
 import type { Product } from './schemas.js';
 
@@ -100,7 +101,11 @@ export class ProductCache {
   /** The product as of at most `freshMs` ago, or `undefined` if it does not exist. */
   async fresh(reads: CatalogueReads, productId: number): Promise<Product | undefined> {
     const entry = this.#entries.get(productId);
-    if (entry !== undefined && this.nowMs() - entry.fetchedAtMs < this.freshMs) return entry.product;
+    if (entry !== undefined && this.nowMs() - entry.fetchedAtMs < this.freshMs) {
+      cacheLookups.product.hit++;
+      return entry.product;
+    }
+    cacheLookups.product.miss++;
     return this.#loads.submit(reads, productId);
   }
 

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type ServiceOptions = {
-  /** Added to the parent's environment. Without DATA_DIR a fresh temporary one is used. */
+  /**
+   * Added to the parent's environment. Without DATA_DIR a fresh temporary one
+   * is used. Rate limits and load shedding are off unless named here.
+   */
   env?: Record<string, string>;
   cwd?: string;
   readyTimeoutMs?: number;
@@ -30,6 +33,20 @@ export type ServiceProcess = {
   readonly exited: Promise<number | null>;
   /** Everything it printed so far, stdout and stderr interleaved (the newest part when large). */
   logs(): string;
+};
+
+/**
+ * Rate limits and load shedding are off unless a test turns them on (here and
+ * in test/helper.ts): their own tests drive them, and elsewhere a burst of one
+ * user's orders, or a busy test machine, must not change what a test about
+ * something else sees.
+ */
+export const operatingOff: Readonly<Record<string, string>> = {
+  RATE_LIMIT_ORDERS: 'off',
+  RATE_LIMIT_CLAIMS: 'off',
+  RATE_LIMIT_CHARGES: 'off',
+  SHED_LOOP_DELAY_MS: '0',
+  SHED_DB_WAITING_MAX: '0',
 };
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -105,7 +122,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const dataDir = await resolveDataDir(env);
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: options.cwd ?? repoRoot,
-    env: { ...process.env, ...env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' },
+    env: { ...process.env, ...operatingOff, ...env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
