@@ -210,7 +210,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   // Also after the database's hook: the relay and deliveries stop before the database closes.
   const events = setupEvents(app, db, config.events);
-  const shedder = LoadShedder.fromConfig(config, () => db.stats().waiting);
+  const payments = makePaymentBatcher(db);
+  // Orders wait in the payment batcher, not in the pool: both queues count as waiting for the database.
+  const shedder = LoadShedder.fromConfig(config, () => db.stats().waiting + payments.waiting);
   shedder.start();
   app.addHook('onClose', async () => shedder.stop());
   if (metrics) {
@@ -225,7 +227,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     auth,
     cursors: new CursorCodec(config.jwtSecret),
     products,
-    payments: makePaymentBatcher(db),
+    payments,
     reads,
     popular: new PopularProducts(db, reads, now, app.log, {
       candidatesMax: 100,

@@ -28,6 +28,11 @@ export class Batcher<In, Out> {
     private readonly onIdle?: () => void,
   ) {}
 
+  /** Items waiting for a batch (not those in flight). */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
   /** Resolves with this item's output; rejects, for every item of the batch, when the batch fails. */
   submit(input: In): Promise<Out> {
     return new Promise((resolve, reject) => {
