@@ -1,14 +1,15 @@
 /** Data set up straight in the database, for tests that are about something else. */
 import type { Queryable } from '../src/db.js';
 
-/** Charges a wallet the way the service does: balance and a matching CHARGE entry. */
+/** Charges a wallet the way the service does: balance and a matching CHARGE entry, in one statement. */
 export async function fundWallet(db: Queryable, userId: string, amount: number): Promise<void> {
-  const [row] = await db.query<{ balance: number }>(
-    `INSERT INTO wallets (user_id, balance) VALUES ($1, $2)
-       ON CONFLICT (user_id) DO UPDATE SET balance = wallets.balance + $2 RETURNING balance`,
+  await db.query(
+    `WITH w AS (
+       INSERT INTO wallets (user_id, balance) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET balance = wallets.balance + $2 RETURNING balance)
+     INSERT INTO point_ledger (user_id, type, amount, balance_after) SELECT $1, 'CHARGE', $2, balance FROM w`,
     [userId, amount],
   );
-  await db.query(`INSERT INTO point_ledger (user_id, type, amount, balance_after) VALUES ($1, 'CHARGE', $2, $3)`, [userId, amount, row!.balance]);
 }
 
 export async function balanceOf(db: Queryable, userId: string): Promise<number> {
@@ -28,16 +29,20 @@ export async function stockOf(db: Queryable, productId: number): Promise<number>
 
 type CampaignTerms = { discountType?: 'FIXED' | 'RATE'; discountValue?: number; minOrderAmount?: number; maxDiscountAmount?: number | null; totalQuantity?: number };
 
-/** A campaign and one coupon issued to `userId`; returns the coupon id. */
+/**
+ * A campaign and one coupon issued to `userId`; returns the coupon id. One
+ * statement, so that an invariant check running beside it never sees the
+ * campaign's issued count without its coupon.
+ */
 export async function issueCoupon(db: Queryable, userId: string, terms: CampaignTerms = {}, expiresInDays = 30): Promise<number> {
-  const [campaign] = await db.query<{ id: number }>(
-    `INSERT INTO coupon_campaigns (code, name, discount_type, discount_value, total_quantity, issued_quantity, min_order_amount, max_discount_amount)
-       VALUES ($1, 'fixture', $2, $3, $4, 1, $5, $6) RETURNING id`,
-    [`FX-${Math.random().toString(36).slice(2, 12)}`, terms.discountType ?? 'FIXED', terms.discountValue ?? 1000, terms.totalQuantity ?? 10, terms.minOrderAmount ?? 0, terms.maxDiscountAmount ?? null],
-  );
   const [coupon] = await db.query<{ id: number }>(
-    `INSERT INTO coupons (campaign_id, user_id, expires_at) VALUES ($1, $2, now() + make_interval(days => $3)) RETURNING id`,
-    [campaign!.id, userId, expiresInDays],
+    `WITH campaign AS (
+       INSERT INTO coupon_campaigns (code, name, discount_type, discount_value, total_quantity, issued_quantity, min_order_amount, max_discount_amount)
+         VALUES ($1, 'fixture', $2, $3, $4, 1, $5, $6) RETURNING id)
+     INSERT INTO coupons (campaign_id, user_id, expires_at)
+       SELECT id, $7, now() + make_interval(days => $8) FROM campaign RETURNING id`,
+    [`FX-${Math.random().toString(36).slice(2, 12)}`, terms.discountType ?? 'FIXED', terms.discountValue ?? 1000, terms.totalQuantity ?? 10,
+      terms.minOrderAmount ?? 0, terms.maxDiscountAmount ?? null, userId, expiresInDays],
   );
   return coupon!.id;
 }
