@@ -213,7 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = availab
       claims: rateLimit(env, 'RATE_LIMIT_CLAIMS', '10/60s'),
       charges: rateLimit(env, 'RATE_LIMIT_CHARGES', '10/1s'),
     }),
-    shedLoopDelayMs: integer(env, 'SHED_LOOP_DELAY_MS', 200, 0, 60_000),
+    shedLoopDelayMs: integer(env, 'SHED_LOOP_DELAY_MS', 50, 0, 60_000),
     shedDbWaitingMax: integer(env, 'SHED_DB_WAITING_MAX', 256, 0, 100_000),
   });
 }

@@ -11,7 +11,7 @@ describe('operating configuration', () => {
     assert.equal(config.metricsPort, undefined);
     assert.equal(config.workers, 1);
     assert.deepEqual(config.rateLimits, { orders: { max: 20, windowMs: 1_000 }, claims: { max: 10, windowMs: 60_000 }, charges: { max: 10, windowMs: 1_000 } });
-    assert.equal(config.shedLoopDelayMs, 200);
+    assert.equal(config.shedLoopDelayMs, 50);
     assert.equal(config.shedDbWaitingMax, 256);
   });
 
