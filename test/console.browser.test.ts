@@ -14,6 +14,7 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 import { consoleDir } from '../src/admin/console.js';
 import { balanceOf, makeProduct, stockOf } from './fixtures.js';
 import { bearer, httpCall, jwtSecret, setupApp, testDb, uniqueUser } from './helper.js';
+import { startReceiver, waitFor } from './support/webhook-receiver.js';
 
 const chromiumPath = '/usr/bin/chromium';
 const chromiumFlags = [
@@ -115,7 +116,7 @@ describe('admin console in Chromium', () => {
     await page.keyboard.type(adminToken);
     await page.keyboard.press('Enter');
     const nav = page.getByRole('navigation', { name: '관리 메뉴' });
-    for (const name of ['Products', 'Coupons', 'Orders', 'Wallets', 'Recovery']) await nav.getByRole('link', { name, exact: true }).waitFor();
+    for (const name of ['Products', 'Coupons', 'Orders', 'Wallets', 'Recovery', 'Webhooks']) await nav.getByRole('link', { name, exact: true }).waitFor();
     assert.ok(!page.url().includes(adminToken), 'the token is not in the address');
     assert.equal(await page.evaluate(() => window.sessionStorage.length), 1);
     assert.equal(await page.evaluate(() => window.localStorage.length), 0);
@@ -331,11 +332,113 @@ describe('admin console in Chromium', () => {
     await closeTab(tab, 'orders');
   });
 
+  it('registers a webhook, shows its secret once, watches a delivery arrive without a reload, then disables and deletes it', async () => {
+    const receiver = await startReceiver();
+    const tab = await openTab();
+    const { page } = tab;
+    await signIn(page);
+    await openView(page, 'Webhooks');
+    await page.getByRole('heading', { level: 1, name: /웹훅 Webhooks/ }).waitFor();
+    const form = page.getByRole('form', { name: '웹훅 등록' });
+
+    // No event type chosen: told next to the types, nothing registered.
+    await form.getByLabel('웹훅 주소 (URL)').fill(receiver.url);
+    await form.getByRole('button', { name: '웹훅 등록' }).click();
+    await textOf(form.getByRole('alert'), '이벤트 유형을 하나 이상');
+    // A URL the service refuses: its message under the URL field.
+    await form.getByLabel('웹훅 주소 (URL)').fill('ftp://127.0.0.1/hook');
+    await form.getByRole('checkbox', { name: /order\.paid/ }).check();
+    await form.getByRole('button', { name: '웹훅 등록' }).click();
+    assert.match(await errorFor(form.getByLabel('웹훅 주소 (URL)')), /http 또는 https URL이어야 합니다/);
+    assert.equal((await db.query('SELECT 1 FROM webhooks WHERE url LIKE $1', ['ftp:%'])).length, 0);
+
+    // Keyboard only: the URL, then the order.paid box stays checked, Enter submits.
+    await form.getByLabel('웹훅 주소 (URL)').fill(receiver.url);
+    await form.getByLabel('웹훅 주소 (URL)').press('Enter');
+    const secretBox = page.getByRole('region', { name: '새 웹훅의 서명 비밀키' });
+    await textOf(secretBox, '지금 한 번만 표시됩니다');
+    const secret = ((await secretBox.getByTestId('webhook-secret').textContent()) ?? '').trim();
+    const [row] = await db.query<{ id: number; event_types: string[]; enabled: boolean }>('SELECT id, event_types, enabled FROM webhooks WHERE url = $1', [receiver.url]);
+    assert.ok(row !== undefined, 'the webhook is stored');
+    assert.deepEqual({ types: row.event_types, enabled: row.enabled }, { types: ['order.paid'], enabled: true });
+    assert.ok(secret.length >= 24, `a secret is shown: ${secret}`);
+    const webhookId = Number(row.id);
+    const list = page.getByRole('region', { name: '웹훅 목록' });
+    await textOf(list.getByTestId(`webhook-state-${webhookId}`), '사용 중 (enabled)');
+    await page.screenshot({ path: new URL(`${testDb}-webhook-created.png`, artifacts).pathname, fullPage: true });
+
+    // The secret is not shown again: not after leaving the view, nor in the list.
+    await openView(page, 'Orders');
+    await openView(page, 'Webhooks');
+    await list.getByTestId(`webhook-state-${webhookId}`).waitFor();
+    assert.equal(await page.getByTestId('webhook-secret').count(), 0);
+    assert.ok(!((await page.locator('main').textContent()) ?? '').includes(secret), 'the secret appears nowhere');
+
+    await list.getByRole('button', { name: `웹훅 #${webhookId} 전송 내역` }).click();
+    const deliveries = page.getByRole('region', { name: `웹훅 #${webhookId} 전송 내역` });
+    await textOf(deliveries, '전송 기록이 없습니다');
+
+    await page.evaluate(() => Object.assign(window, { consoleMark: 'still here' }));
+    const userId = uniqueUser('hooked');
+    const headers = await bearer(auth, userId);
+    assert.equal((await httpCall(base, { method: 'POST', url: '/api/points/charge', headers, body: { amount: 10_000 } })).status, 200);
+    const productId = await makeProduct(db, 3_000, 2);
+    const paid = await httpCall(base, {
+      method: 'POST',
+      url: '/api/orders',
+      headers: { ...headers, 'idempotency-key': randomUUID() },
+      body: { items: [{ productId, quantity: 1 }] },
+    });
+    assert.equal(paid.status, 200);
+    const orderId = paid.body.orderId as string;
+    await waitFor(() => receiver.delivered.some((received) => received.event.subject === orderId), waitMs, 'the order.paid delivery');
+    const event = receiver.delivered.find((received) => received.event.subject === orderId)!.event;
+    assert.equal(event.type, 'order.paid');
+    await textOf(deliveries.getByTestId(`delivery-state-${event.id}`), '(delivered)');
+    const cells = await deliveries.locator('tr', { has: page.getByTestId(`delivery-state-${event.id}`) }).getByRole('cell').allTextContents();
+    assert.equal(cells[0], event.id);
+    assert.equal(cells[1], 'order.paid');
+    assert.equal(cells[3], '1');
+    assert.equal(cells[4], 'HTTP 204');
+    assert.equal(cells[5], '—');
+    assert.notEqual(cells[6], '—');
+    assert.equal(await page.evaluate(() => (window as unknown as { consoleMark?: string }).consoleMark), 'still here');
+    await page.screenshot({ path: new URL(`${testDb}-webhook-delivered.png`, artifacts).pathname, fullPage: true });
+
+    // A manual retry sends it again.
+    const before = receiver.delivered.length;
+    await deliveries.getByRole('button', { name: /다시 보내기/ }).first().focus();
+    await page.keyboard.press('Enter');
+    await waitFor(() => receiver.delivered.length > before, waitMs, 'the retried delivery');
+
+    await list.getByRole('button', { name: `웹훅 #${webhookId} 사용 중지` }).click();
+    await textOf(list.getByTestId(`webhook-state-${webhookId}`), '중지됨 (disabled)');
+    await list.getByRole('button', { name: `웹훅 #${webhookId} 다시 사용` }).waitFor();
+    assert.equal((await db.query<{ enabled: boolean }>('SELECT enabled FROM webhooks WHERE id = $1', [webhookId]))[0]!.enabled, false);
+
+    // Stopped by the circuit breaker shows as disabled too, with why.
+    await db.query(`UPDATE webhooks SET disabled_reason = 'CONSECUTIVE_FAILURES' WHERE id = $1`, [webhookId]);
+    await textOf(list.getByTestId(`webhook-state-${webhookId}`), '연속 실패로 자동 중지');
+
+    // Delete: Escape keeps it, the confirmation removes it.
+    await list.getByRole('button', { name: `웹훅 #${webhookId} 삭제` }).click();
+    const dialog = page.getByRole('dialog', { name: '웹훅을 삭제할까요?' });
+    await dialog.waitFor();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal((await db.query('SELECT 1 FROM webhooks WHERE id = $1', [webhookId])).length, 1);
+    await list.getByRole('button', { name: `웹훅 #${webhookId} 삭제` }).click();
+    await dialog.getByRole('button', { name: '삭제 확정' }).click();
+    await list.getByTestId(`webhook-state-${webhookId}`).waitFor({ state: 'detached' });
+    assert.equal((await db.query('SELECT 1 FROM webhooks WHERE id = $1', [webhookId])).length, 0);
+    await closeTab(tab, 'webhooks');
+  });
+
   it('is readable at a phone\'s 390 px width: no view scrolls sideways', async () => {
     const tab = await openTab({ width: 390, height: 844 });
     const { page } = tab;
     await signIn(page);
-    for (const name of ['Products', 'Coupons', 'Orders', 'Wallets', 'Recovery']) {
+    for (const name of ['Products', 'Coupons', 'Orders', 'Wallets', 'Recovery', 'Webhooks']) {
       await openView(page, name);
       await page.getByRole('heading', { level: 1, name: new RegExp(name) }).waitFor();
       await page.screenshot({ path: new URL(`${testDb}-phone-${name.toLowerCase()}.png`, artifacts).pathname, fullPage: true });

@@ -9,6 +9,7 @@ import { OrdersView } from './views/Orders.js';
 import { ProductsView } from './views/Products.js';
 import { RecoveryView } from './views/Recovery.js';
 import { WalletsView } from './views/Wallets.js';
+import { WebhooksView } from './views/Webhooks.js';
 
 export type View = {
   path: string;
@@ -25,4 +26,5 @@ export const views: readonly View[] = [
   { path: 'orders', name: 'Orders', title: '주문', component: OrdersView },
   { path: 'wallets', name: 'Wallets', title: '지갑', component: WalletsView },
   { path: 'recovery', name: 'Recovery', title: '복구', component: RecoveryView },
+  { path: 'webhooks', name: 'Webhooks', title: '웹훅', component: WebhooksView },
 ];
