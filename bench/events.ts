@@ -7,34 +7,24 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type pg from 'pg';
+import { acceptsConnections } from '../test/support/ports.js';
 
 export const benchNatsPort = 4233;
 
 export type BenchNats = { url: string; stop(): Promise<void> };
 
-async function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 export async function startBenchNats(): Promise<BenchNats> {
-  if (await accepts(benchNatsPort)) throw new Error(`port ${benchNatsPort} (the bench's nats-server) is taken`);
+  if (await acceptsConnections(benchNatsPort)) throw new Error(`port ${benchNatsPort} (the bench's nats-server) is taken`);
   const store = mkdtempSync(join(tmpdir(), 'bench-nats-'));
   const child: ChildProcess = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(benchNatsPort), '-sd', store], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 15_000;
-  while (!(await accepts(benchNatsPort))) {
+  while (!(await acceptsConnections(benchNatsPort))) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error('nats-server did not start (is it installed?)');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -5,12 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { acceptsConnections } from './ports.js';
 
 export type NatsServer = {
   readonly url: string;
@@ -18,16 +18,6 @@ export type NatsServer = {
   /** SIGKILL by default: the broker dies with no goodbye. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 };
-
-async function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 export async function ownNatsServer(port: number): Promise<NatsServer> {
   if (port < 4230 || port > 4239) throw new Error('own nats-server ports are 4230-4239');
@@ -37,12 +27,12 @@ export async function ownNatsServer(port: number): Promise<NatsServer> {
   const server: NatsServer = {
     url: `nats://127.0.0.1:${port}`,
     async start() {
-      if (await accepts(port)) throw new Error(`port ${port} is taken`);
+      if (await acceptsConnections(port)) throw new Error(`port ${port} is taken`);
       const spawned = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: 'ignore' });
       child = spawned;
       exited = new Promise((resolve) => spawned.once('exit', () => resolve()));
       const deadline = Date.now() + 15_000;
-      while (!(await accepts(port))) {
+      while (!(await acceptsConnections(port))) {
         if (Date.now() > deadline) throw new Error('nats-server did not start');
         await new Promise((resolve) => setTimeout(resolve, 50));
       }

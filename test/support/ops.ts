@@ -7,30 +7,20 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Authenticator } from '../../src/auth.js';
+import { acceptsConnections } from './ports.js';
 
 export type RedisServer = { url: string; port: number; stop(): Promise<void> };
 
 const redisReadyTimeoutMs = 10_000;
 
-async function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** A redis-server on `port` with nothing on disk; `stop()` kills it (SIGKILL) and removes its directory. */
 export async function startRedis(port: number): Promise<RedisServer> {
   assert.notEqual(port, 6379, 'never the shared Redis');
-  assert.equal(await canConnect(port), false, `port ${port} is taken`);
+  assert.equal(await acceptsConnections(port), false, `port ${port} is taken`);
   const dir = await mkdtemp(join(tmpdir(), 'test-redis-'));
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
     stdio: 'ignore',
@@ -38,7 +28,7 @@ export async function startRedis(port: number): Promise<RedisServer> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   process.once('exit', () => child.kill('SIGKILL'));
   const deadline = Date.now() + redisReadyTimeoutMs;
-  while (!(await canConnect(port))) {
+  while (!(await acceptsConnections(port))) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server on ${port} did not start`);
     await sleep(50);
   }
