@@ -15,33 +15,20 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Authenticator } from '../src/auth.js';
 import { fundWallet, makeProduct } from './fixtures.js';
-import { httpCall, jwtSecret, setupApp, testDb, uniqueUser } from './helper.js';
+import { httpCall, jwtSecret, testDb, uniqueUser } from './helper.js';
 import { checkInvariants } from './support/invariants.js';
-import { startService, stopAll, type ServiceProcess } from './support/service-process.js';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { startService, type ServiceProcess } from './support/service-process.js';
+import { faultRig } from './support/fault-rig.js';
+import type { TcpProxy } from './support/tcp-proxy.js';
 
 const ordersMax = 12;
 const settleTimeoutMs = 30_000;
 
 if (testDb === 'postgres') {
-  const { db, config } = await setupApp({}, { ownDatabase: true });
-  const auth = new Authenticator(jwtSecret);
-  const pgUrl = new URL(config.databaseUrl!);
-  const proxies: TcpProxy[] = [];
-  after(async () => {
-    await stopAll();
-    await Promise.all(proxies.map((proxy) => proxy.close().catch(() => {})));
-  });
-
-  async function openProxy(): Promise<TcpProxy> {
-    const proxy = await startTcpProxy({ targetPort: Number(pgUrl.port || 5432) });
-    proxies.push(proxy);
-    return proxy;
-  }
+  const { db, auth, pgUrl, openProxy } = await faultRig();
 
   async function startInstance(proxy: TcpProxy, dataDir: string): Promise<ServiceProcess> {
     return startService({
