@@ -102,7 +102,8 @@ export const limitsOff: Readonly<Record<string, string>> = { RATE_LIMIT_ORDERS: 
 export const limitFamilies: readonly string[] = ['orders-8c', 'flash', 'coupon-redis'];
 
 export const jwtSecret = 'bench-secret-0123456789abcdef-not-for-production';
-export const pgAdminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The PostgreSQL server the bench creates its database on; BENCH_PG_URL picks another (e.g. a cluster with pg_stat_statements). */
+export const pgAdminUrl = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const redisUrl = 'redis://127.0.0.1:6379';
 export const servicePortBase = 3810;
 export const helloPortBase = 3910;
