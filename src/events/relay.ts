@@ -5,16 +5,23 @@
  * acknowledged ones relayed. No transaction is open while publishing; a
  * claim is a lease, so events of an instance that died are claimed again by
  * another once it runs out (at-least-once: consumers dedupe on `id`).
+ *
+ * Every so often a step first purges what is past retention and, where no
+ * autovacuum does it (PGlite, or PostgreSQL with autovacuum off), vacuums
+ * the outbox, so the space of relayed and purged rows is used again and the
+ * table stays as large as its retention window.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db.js';
 import { toCloudEvent } from './envelope.js';
 import type { JetStreamPublisher } from './nats.js';
-import { claimEvents, markRelayed, purgeOutbox, releaseClaims } from './queries.js';
+import { claimEvents, markRelayed, needsOwnVacuum, purgeOutbox, releaseClaims, vacuumOutbox } from './queries.js';
 
 const purgeRoundsMax = 10;
+/** Rows rewritten or deleted since the last vacuum after which a step vacuums before claiming. */
+const vacuumAfterRows = 20_000;
 
-export type RelayStats = { relayed: number; published: number; duplicates: number; publishFailures: number; purged: number };
+export type RelayStats = { relayed: number; published: number; duplicates: number; publishFailures: number; purged: number; vacuums: number };
 
 export type RelayOptions = {
   batchMax: number;
@@ -28,12 +35,14 @@ export type RelayOptions = {
 };
 
 export class OutboxRelay {
-  readonly stats: RelayStats = { relayed: 0, published: 0, duplicates: 0, publishFailures: 0, purged: 0 };
+  readonly stats: RelayStats = { relayed: 0, published: 0, duplicates: 0, publishFailures: 0, purged: 0, vacuums: 0 };
   readonly #db: Database;
   readonly #publisher: JetStreamPublisher | undefined;
   readonly #options: RelayOptions;
   readonly #log: FastifyBaseLogger;
   #lastPurge = 0;
+  /** Outbox rows this relay rewrote (claimed, relayed) or deleted since it last vacuumed. */
+  #rowsChanged = 0;
 
   constructor(db: Database, publisher: JetStreamPublisher | undefined, options: RelayOptions, log: FastifyBaseLogger) {
     this.#db = db;
@@ -44,11 +53,12 @@ export class OutboxRelay {
 
   /** One batch; true when the batch was full, so that more may be waiting. */
   async step(): Promise<boolean> {
-    await this.#purgeWhenDue();
+    await this.#maintain();
     const publisher = this.#publisher;
     const leaseMs = publisher === undefined ? undefined : this.#options.leaseMs;
     const { claimed, events, fanned } = await this.#db.transaction((tx) => claimEvents(tx, this.#options.batchMax, leaseMs));
     if (fanned > 0) this.#options.onFannedOut();
+    this.#rowsChanged += claimed;
     if (publisher === undefined || claimed === 0) {
       this.stats.relayed += claimed;
       return claimed === this.#options.batchMax;
@@ -64,6 +74,7 @@ export class OutboxRelay {
     const done = events.filter((_event, i) => outcome.published[i]).map((event) => event.sequence);
     const failed = events.filter((_event, i) => !outcome.published[i]).map((event) => event.sequence);
     await markRelayed(this.#db, done);
+    this.#rowsChanged += done.length;
     this.stats.relayed += done.length;
     this.stats.published += done.length;
     this.stats.duplicates += outcome.duplicates;
@@ -75,14 +86,28 @@ export class OutboxRelay {
     return events.length === this.#options.batchMax;
   }
 
-  async #purgeWhenDue(): Promise<void> {
+  async #maintain(): Promise<void> {
     const now = Date.now();
-    if (now - this.#lastPurge < this.#options.purgeEveryMs) return;
-    this.#lastPurge = now;
+    const purgeDue = now - this.#lastPurge >= this.#options.purgeEveryMs;
+    if (purgeDue) {
+      this.#lastPurge = now;
+      await this.#purge();
+    }
+    if (this.#rowsChanged >= vacuumAfterRows || (purgeDue && this.#rowsChanged > 0)) {
+      this.#rowsChanged = 0;
+      if (await needsOwnVacuum(this.#db)) {
+        await vacuumOutbox(this.#db);
+        this.stats.vacuums += 1;
+      }
+    }
+  }
+
+  async #purge(): Promise<void> {
     // Bounded per step, so a large backlog of old rows cannot stall relaying.
     for (let round = 0; round < purgeRoundsMax; round += 1) {
       const purged = await purgeOutbox(this.#db, this.#options.retentionMs, this.#options.purgeBatchMax);
       this.stats.purged += purged;
+      this.#rowsChanged += purged;
       if (purged < this.#options.purgeBatchMax) break;
     }
     this.#log.debug({ purged: this.stats.purged }, 'outbox purged');
