@@ -13,7 +13,7 @@ import { OrderIdParams } from '../orders/schemas.js';
 import { orderMessages } from '../orders/service.js';
 import { PageQuery } from '../pagination.js';
 import { findBalance, listLedger } from '../points/queries.js';
-import type { PendingEntry } from '../recovery/journal.js';
+import type { PendingEntry } from '../recovery/entries.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { findAnyOrder, listAdminOrders, type AdminOrderFilter } from './queries.js';
 import {
