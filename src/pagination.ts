@@ -3,9 +3,19 @@
  * after the last row served, signed with an HMAC so that a cursor the service
  * did not issue is refused with 400 instead of being trusted.
  */
+import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import fp from 'fastify-plugin';
 import { Type, type Static } from 'typebox';
+import type { Api } from './api.js';
 import { validationError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Signs and checks the cursors of every paged list. */
+    cursors: CursorCodec;
+  }
+}
 
 export const pageSizeDefault = 20;
 export const pageSizeMax = 100;
@@ -21,6 +31,15 @@ export const PageQuery = Type.Object(
 export type PageQuery = Static<typeof PageQuery>;
 
 export const NextCursor = Type.Union([Type.String(), Type.Null()]);
+
+/**
+ * The page a route was asked for. Validation fills in the schema's default
+ * (`pageSizeDefault`) before the handler runs, so `limit` is never missing here.
+ */
+export function pageRequest(query: { limit?: number; cursor?: string }): { limit: number; cursor: string | undefined } {
+  assert.ok(query.limit !== undefined, 'PageQuery validation fills in limit');
+  return { limit: query.limit, cursor: query.cursor };
+}
 
 export type CursorValue = string | number;
 
@@ -73,3 +92,10 @@ export class CursorCodec {
 function badCursor() {
   return validationError('유효하지 않은 커서입니다.');
 }
+
+export const pagination = fp(
+  async (app: Api) => {
+    app.decorate('cursors', new CursorCodec(app.config.jwtSecret));
+  },
+  { name: 'pagination', dependencies: ['core'] },
+);

@@ -20,7 +20,7 @@ const hourMs = 3_600_000;
 const windowMs = 72 * hourMs;
 let clock: Date | undefined;
 const { app, auth, db } = await setupApp({}, { ownDatabase: true, now: () => clock ?? new Date() });
-const { popular } = app.ctx;
+const { popular } = app;
 /** Another process's list, with so few candidates that the threshold test and the full sum both get their turn. */
 const narrow = new PopularProducts(db, primaryReads(db), () => clock ?? new Date(), app.log, { candidatesMax: 2, grownMax: 1, paymentDurationMaxMs: 10_000 });
 

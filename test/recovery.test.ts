@@ -22,7 +22,7 @@ import { checkInvariants } from './support/invariants.js';
 
 // A database of its own: a recovery tick sweeps every pending order it can see.
 const { app, db, auth } = await setupApp({}, { recovery: false, ownDatabase: true });
-const { journal, recovery } = app.ctx;
+const { journal, recovery } = app;
 
 async function buyer(balance: number) {
   const userId = uniqueUser('rec');

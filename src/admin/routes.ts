@@ -4,14 +4,14 @@
  * route here needs the admin role.
  */
 import assert from 'node:assert/strict';
-import type { Api } from '../app.js';
+import type { Api } from '../api.js';
 import { AppError, validationError } from '../errors.js';
 import { campaignToAdmin, listCampaigns } from '../coupons/queries.js';
 import { cancelOrder } from '../orders/cancel.js';
 import { journaledOrder } from '../orders/routes.js';
 import { OrderIdParams } from '../orders/schemas.js';
 import { orderMessages } from '../orders/service.js';
-import { PageQuery } from '../pagination.js';
+import { PageQuery, pageRequest } from '../pagination.js';
 import { findBalance, listLedger } from '../points/queries.js';
 import type { PendingEntry } from '../recovery/entries.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
@@ -45,7 +45,7 @@ function orderFilter(query: AdminOrdersQuery): AdminOrderFilter {
 }
 
 export async function adminRoutes(api: Api): Promise<void> {
-  const { db, cursors, journal, products, recovery, requireAdmin } = api.ctx;
+  const { db, cursors, journal, productCache, recovery, requireAdmin } = api;
   api.addHook('onRequest', requireAdmin);
   const security = bearerSecurity;
 
@@ -53,7 +53,7 @@ export async function adminRoutes(api: Api): Promise<void> {
     '/admin/orders',
     { schema: { tags, security, querystring: AdminOrdersQuery, response: { 200: AdminOrderList, ...errorResponses(403) } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
+      const { limit, cursor } = pageRequest(request.query);
       const filter = orderFilter(request.query);
       // A cursor belongs to the filter it was issued for.
       const scope = `admin-orders:${filter.userId ?? ''}:${filter.status ?? ''}`;
@@ -92,7 +92,7 @@ export async function adminRoutes(api: Api): Promise<void> {
       if (journal.find(request.params.id) !== undefined) throw new AppError('ORDER_NOT_CANCELABLE', orderMessages.notCancelable);
       const order = await cancelOrder(db, undefined, request.params.id, 'ADMIN_CANCELED');
       if (order === undefined) throw orderNotFound();
-      products.forget(order.items.map((item) => item.productId));
+      productCache.forget(order.items.map((item) => item.productId));
       // Orders are never deleted, so the one just canceled is there to read with its owner.
       const canceled = await findAnyOrder(db, order.orderId);
       assert.ok(canceled !== undefined, `canceled order ${order.orderId} vanished`);
@@ -107,7 +107,7 @@ export async function adminRoutes(api: Api): Promise<void> {
     },
     async (request) => {
       const { userId } = request.params;
-      const { limit = 20, cursor } = request.query;
+      const { limit, cursor } = pageRequest(request.query);
       const scope = `admin-wallet:${userId}`;
       const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode(scope, cursor, 1)[0]);
       // One snapshot, so the balance shown is the one the newest entry ends at.
@@ -124,7 +124,7 @@ export async function adminRoutes(api: Api): Promise<void> {
     '/admin/coupons',
     { schema: { tags, security, querystring: PageQuery, response: { 200: AdminCampaignList, ...errorResponses(403) } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
+      const { limit, cursor } = pageRequest(request.query);
       const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode('admin-coupons', cursor, 1)[0]);
       const rows = await listCampaigns(db, beforeId, limit + 1);
       const page = cursors.page('admin-coupons', rows, limit, (campaign) => [campaign.id]);

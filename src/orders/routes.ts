@@ -1,14 +1,14 @@
-import type { Api } from '../app.js';
+import type { Api } from '../api.js';
 import { DbFailure } from '../db.js';
 import { AppError } from '../errors.js';
-import { PageQuery } from '../pagination.js';
+import { PageQuery, pageRequest } from '../pagination.js';
 import type { PendingEntry } from '../recovery/entries.js';
 import type { PendingJournal } from '../recovery/journal.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { cancelOrder } from './cancel.js';
 import { findOrder, listOrders } from './queries.js';
 import { CreateOrderBody, IdempotencyHeaders, OrderBody, OrderIdParams, OrderList, PaidOrder, PendingOrder, type Order } from './schemas.js';
-import { createOrder, orderMessages } from './service.js';
+import { createOrder, orderMessages, type OrderDeps } from './service.js';
 
 const tags = ['orders'];
 
@@ -43,8 +43,9 @@ function orderNotFound(): AppError {
   return new AppError('ORDER_NOT_FOUND', orderMessages.notFound);
 }
 
-export async function orderRoutes(api: Api): Promise<void> {
-  const { db, cursors, products, journal, payments, now } = api.ctx;
+export async function orderRoutes(api: Api, deps: OrderDeps): Promise<void> {
+  const { db, cursors } = api;
+  const { journal, products } = deps;
 
   api.post(
     '/orders',
@@ -60,7 +61,7 @@ export async function orderRoutes(api: Api): Promise<void> {
     async (request, reply) => {
       let result;
       try {
-        result = await createOrder({ payments, journal, products, now }, request.principal.userId, request.headers['idempotency-key'], request.body);
+        result = await createOrder(deps, request.principal.userId, request.headers['idempotency-key'], request.body);
       } catch (error) {
         // A retried key whose order another instance answered 202 for is pending, not what the database says.
         if (error instanceof AppError && error.code === 'DUPLICATE_REQUEST' && error.fields.status !== 'pending' && journal.findNow(String(error.fields.orderId)) !== undefined) {
@@ -100,7 +101,7 @@ export async function orderRoutes(api: Api): Promise<void> {
     '/orders',
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: OrderList, ...errorResponses() } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
+      const { limit, cursor } = pageRequest(request.query);
       let after;
       if (cursor !== undefined) {
         const [createdAt, id] = cursors.decode('orders', cursor, 2) as [string, string];

@@ -1,5 +1,5 @@
-import type { Api } from '../app.js';
-import { PageQuery } from '../pagination.js';
+import type { Api } from '../api.js';
+import { PageQuery, pageRequest } from '../pagination.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { findBalance, listLedger } from './queries.js';
 import { Balance, ChargeBody, ChargeHeaders, ChargeResult, History } from './schemas.js';
@@ -11,7 +11,7 @@ const historyScope = 'points-history';
 const beforeAllIds = Number.MAX_SAFE_INTEGER;
 
 export async function pointRoutes(api: Api): Promise<void> {
-  const { db, cursors, config } = api.ctx;
+  const { db, cursors, config } = api;
 
   api.post(
     '/points/charge',
@@ -45,7 +45,7 @@ export async function pointRoutes(api: Api): Promise<void> {
     '/points/history',
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: History, ...errorResponses() } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
+      const { limit, cursor } = pageRequest(request.query);
       const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode(historyScope, cursor, 1)[0]);
       const rows = await listLedger(db, request.principal.userId, beforeId, limit + 1);
       const page = cursors.page(historyScope, rows, limit, (entry) => [entry.id]);
