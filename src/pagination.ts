@@ -32,6 +32,9 @@ export type PageQuery = Static<typeof PageQuery>;
 
 export const NextCursor = Type.Union([Type.String(), Type.Null()]);
 
+/** Past every real id: a newest-first list's first page starts below it. */
+export const beforeAllIds = Number.MAX_SAFE_INTEGER;
+
 /**
  * The page a route was asked for. Validation fills in the schema's default
  * (`pageSizeDefault`) before the handler runs, so `limit` is never missing here.

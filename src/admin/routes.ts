@@ -5,13 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import type { Api } from '../api.js';
-import { AppError, validationError } from '../errors.js';
+import { validationError } from '../errors.js';
 import { campaignToAdmin, listCampaigns } from '../coupons/queries.js';
-import { cancelOrder } from '../orders/cancel.js';
-import { journaledOrder } from '../orders/routes.js';
 import { OrderIdParams } from '../orders/schemas.js';
-import { orderMessages } from '../orders/service.js';
-import { PageQuery, pageRequest } from '../pagination.js';
+import { cancelOrder, journaledOrder, orderNotCancelable, orderNotFound } from '../orders/service.js';
+import { beforeAllIds, PageQuery, pageRequest } from '../pagination.js';
 import { findBalance, listLedger } from '../points/queries.js';
 import type { PendingEntry } from '../recovery/entries.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
@@ -29,10 +27,6 @@ import {
 } from './schemas.js';
 
 const tags = ['admin'];
-/** Past every real id; a first page starts below it. */
-const beforeAllIds = Number.MAX_SAFE_INTEGER;
-
-const orderNotFound = () => new AppError('ORDER_NOT_FOUND', orderMessages.notFound);
 
 function journaledAdminOrder(entry: PendingEntry): AdminOrder {
   return { ...journaledOrder(entry), userId: entry.userId };
@@ -89,7 +83,7 @@ export async function adminRoutes(api: Api): Promise<void> {
     '/admin/orders/:id/cancel',
     { schema: { tags, security, params: OrderIdParams, response: { 200: AdminOrderBody, ...errorResponses(403, 404, 409) } } },
     async (request) => {
-      if (journal.find(request.params.id) !== undefined) throw new AppError('ORDER_NOT_CANCELABLE', orderMessages.notCancelable);
+      if (journal.find(request.params.id) !== undefined) throw orderNotCancelable();
       const order = await cancelOrder(db, undefined, request.params.id, 'ADMIN_CANCELED');
       if (order === undefined) throw orderNotFound();
       productCache.forget(order.items.map((item) => item.productId));

@@ -1,14 +1,12 @@
 import type { Api } from '../api.js';
 import { validationError } from '../errors.js';
-import { PageQuery, pageRequest } from '../pagination.js';
+import { beforeAllIds, PageQuery, pageRequest } from '../pagination.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { campaignToAdmin, findCampaignByCode, listUserCoupons } from './queries.js';
 import { AdminCampaignBody, ClaimBody, ClaimResult, CodeParams, CreateCampaign, UserCouponList } from './schemas.js';
 import { couponMessages, couponNotFound, type CouponIssuer } from './service.js';
 
 const tags = ['coupons'];
-/** Past every real id; the first page starts below it. */
-const firstPageBeforeId = Number.MAX_SAFE_INTEGER;
 
 /** Rules across fields that a JSON schema cannot say. */
 function checkCampaign(input: CreateCampaign): void {
@@ -67,7 +65,7 @@ export async function couponRoutes(api: Api, issuer: CouponIssuer): Promise<void
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: UserCouponList, ...errorResponses() } } },
     async (request) => {
       const { limit, cursor } = pageRequest(request.query);
-      const beforeId = cursor === undefined ? firstPageBeforeId : Number(cursors.decode('coupons', cursor, 1)[0]);
+      const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode('coupons', cursor, 1)[0]);
       const rows = await listUserCoupons(db, request.principal.userId, beforeId, limit + 1, now());
       const page = cursors.page('coupons', rows, limit, (coupon) => [coupon.id]);
       return { coupons: page.items, nextCursor: page.nextCursor };

@@ -1,6 +1,6 @@
 import type { Api } from '../api.js';
 import { AppError } from '../errors.js';
-import { PageQuery, pageRequest } from '../pagination.js';
+import { beforeAllIds, PageQuery, pageRequest } from '../pagination.js';
 import { IdParams, bearerSecurity, errorResponses } from '../schemas.js';
 import { CreatedWebhook, CreateWebhook, DeliveryBody, DeliveryList, DeliveryParams, PatchWebhook, WebhookBody, WebhookList } from './schemas.js';
 import { checkEventTypes, registerWebhook, webhookMessages } from './service.js';
@@ -69,7 +69,7 @@ export async function webhookRoutes(api: Api): Promise<void> {
       const webhookId = Number(request.params.id);
       if ((await findWebhook(db, webhookId)) === undefined) throw webhookNotFound();
       const { limit, cursor } = pageRequest(request.query);
-      const beforeId = cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(cursors.decode(`deliveries:${webhookId}`, cursor, 1)[0]);
+      const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode(`deliveries:${webhookId}`, cursor, 1)[0]);
       const rows = await listDeliveries(db, webhookId, beforeId, limit + 1);
       const page = cursors.page(`deliveries:${webhookId}`, rows, limit, (delivery) => [delivery.id]);
       return { deliveries: page.items, nextCursor: page.nextCursor };

@@ -2,30 +2,13 @@ import type { Api } from '../api.js';
 import { DbFailure } from '../db.js';
 import { AppError } from '../errors.js';
 import { PageQuery, pageRequest } from '../pagination.js';
-import type { PendingEntry } from '../recovery/entries.js';
 import type { PendingJournal } from '../recovery/journal.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
-import { cancelOrder } from './cancel.js';
 import { findOrder, listOrders } from './queries.js';
 import { CreateOrderBody, IdempotencyHeaders, OrderBody, OrderIdParams, OrderList, PaidOrder, PendingOrder, type Order } from './schemas.js';
-import { createOrder, orderMessages, type OrderDeps } from './service.js';
+import { cancelOrder, createOrder, journaledOrder, orderMessages, orderNotCancelable, orderNotFound, type OrderDeps } from './service.js';
 
 const tags = ['orders'];
-
-/** An order only the journal holds yet, as the database will show it once recorded: pending. */
-export function journaledOrder(entry: PendingEntry): Order {
-  return {
-    orderId: entry.orderId,
-    status: 'pending',
-    reason: null,
-    items: [...entry.lines],
-    totalAmount: entry.totalAmount,
-    discountAmount: entry.discountAmount,
-    paidAmount: entry.totalAmount - entry.discountAmount,
-    couponId: entry.couponId,
-    createdAt: entry.at,
-  };
-}
 
 /**
  * The 202 promise on every instance (SPEC §8): an order that some journal
@@ -37,10 +20,6 @@ function keepPromise(journal: PendingJournal, order: Order, caughtUp = false): O
   if (order.status !== 'success' && order.status !== 'failed') return order;
   const entry = caughtUp ? journal.find(order.orderId) : journal.findNow(order.orderId);
   return entry === undefined ? order : { ...order, status: 'pending', reason: null };
-}
-
-function orderNotFound(): AppError {
-  return new AppError('ORDER_NOT_FOUND', orderMessages.notFound);
 }
 
 export async function orderRoutes(api: Api, deps: OrderDeps): Promise<void> {
@@ -121,7 +100,7 @@ export async function orderRoutes(api: Api, deps: OrderDeps): Promise<void> {
       // An order only the journal holds yet is pending: the user's own, and not cancelable.
       const journaled = journal.find(request.params.id);
       if (journaled !== undefined && journaled.userId === request.principal.userId) {
-        throw new AppError('ORDER_NOT_CANCELABLE', orderMessages.notCancelable);
+        throw orderNotCancelable();
       }
       const order = await cancelOrder(db, request.principal.userId, request.params.id);
       if (order === undefined) throw orderNotFound();

@@ -1,5 +1,5 @@
 import type { Api } from '../api.js';
-import { PageQuery, pageRequest } from '../pagination.js';
+import { beforeAllIds, PageQuery, pageRequest } from '../pagination.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { findBalance, listLedger } from './queries.js';
 import { Balance, ChargeBody, ChargeHeaders, ChargeResult, History } from './schemas.js';
@@ -7,8 +7,6 @@ import { chargePoints } from './service.js';
 
 const tags = ['points'];
 const historyScope = 'points-history';
-// Larger than any ledger id, so the first page starts at the newest entry.
-const beforeAllIds = Number.MAX_SAFE_INTEGER;
 
 export async function pointRoutes(api: Api): Promise<void> {
   const { db, cursors, config } = api;
