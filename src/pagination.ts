@@ -81,6 +81,11 @@ export class CursorCodec {
     return position as CursorValue[];
   }
 
+  /** The id a one-id cursor holds, or `firstPage` when there is none (the list's first page). */
+  idOf(scope: string, cursor: string | undefined, firstPage: number): number {
+    return cursor === undefined ? firstPage : Number(this.decode(scope, cursor, 1)[0]);
+  }
+
   /**
    * Turns `limit + 1` fetched rows into one page and the cursor after it;
    * fetching one extra row tells whether another page exists.

@@ -8,7 +8,7 @@ import type { Api } from '../api.js';
 import { validationError } from '../errors.js';
 import { campaignToAdmin, listCampaigns } from '../coupons/queries.js';
 import { OrderIdParams } from '../orders/schemas.js';
-import { cancelOrder, journaledOrder, orderNotCancelable, orderNotFound } from '../orders/service.js';
+import { cancelOrder, journaledOrder, orderNotCancelable, orderNotFound, orderPositionAfter } from '../orders/service.js';
 import { beforeAllIds, PageQuery, pageRequest } from '../pagination.js';
 import { findBalance, listLedger } from '../points/queries.js';
 import type { PendingEntry } from '../recovery/entries.js';
@@ -51,12 +51,7 @@ export async function adminRoutes(api: Api): Promise<void> {
       const filter = orderFilter(request.query);
       // A cursor belongs to the filter it was issued for.
       const scope = `admin-orders:${filter.userId ?? ''}:${filter.status ?? ''}`;
-      let after;
-      if (cursor !== undefined) {
-        const [createdAt, id] = cursors.decode(scope, cursor, 2) as [string, string];
-        after = { createdAt, id };
-      }
-      const rows = await listAdminOrders(db, filter, after, limit + 1);
+      const rows = await listAdminOrders(db, filter, orderPositionAfter(cursors, scope, cursor), limit + 1);
       const page = cursors.page(scope, rows, limit, (row) => [row.position.createdAt, row.position.id]);
       // The journal's word wins: an order answered 202 is pending whatever the database holds yet.
       const orders = page.items.map(({ order }) => {
@@ -103,7 +98,7 @@ export async function adminRoutes(api: Api): Promise<void> {
       const { userId } = request.params;
       const { limit, cursor } = pageRequest(request.query);
       const scope = `admin-wallet:${userId}`;
-      const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode(scope, cursor, 1)[0]);
+      const beforeId = cursors.idOf(scope, cursor, beforeAllIds);
       // One snapshot, so the balance shown is the one the newest entry ends at.
       const { balance, rows } = await db.transaction(async (tx) => {
         await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -119,7 +114,7 @@ export async function adminRoutes(api: Api): Promise<void> {
     { schema: { tags, security, querystring: PageQuery, response: { 200: AdminCampaignList, ...errorResponses(403) } } },
     async (request) => {
       const { limit, cursor } = pageRequest(request.query);
-      const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode('admin-coupons', cursor, 1)[0]);
+      const beforeId = cursors.idOf('admin-coupons', cursor, beforeAllIds);
       const rows = await listCampaigns(db, beforeId, limit + 1);
       const page = cursors.page('admin-coupons', rows, limit, (campaign) => [campaign.id]);
       return { coupons: page.items.map(campaignToAdmin), nextCursor: page.nextCursor };

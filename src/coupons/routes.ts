@@ -65,7 +65,7 @@ export async function couponRoutes(api: Api, issuer: CouponIssuer): Promise<void
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: UserCouponList, ...errorResponses() } } },
     async (request) => {
       const { limit, cursor } = pageRequest(request.query);
-      const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode('coupons', cursor, 1)[0]);
+      const beforeId = cursors.idOf('coupons', cursor, beforeAllIds);
       const rows = await listUserCoupons(db, request.principal.userId, beforeId, limit + 1, now());
       const page = cursors.page('coupons', rows, limit, (coupon) => [coupon.id]);
       return { coupons: page.items, nextCursor: page.nextCursor };

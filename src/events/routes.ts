@@ -30,7 +30,7 @@ export async function webhookRoutes(api: Api): Promise<void> {
     { ...admin, schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: WebhookList, ...errorResponses(403) } } },
     async (request) => {
       const { limit, cursor } = pageRequest(request.query);
-      const afterId = cursor === undefined ? 0 : Number(cursors.decode('webhooks', cursor, 1)[0]);
+      const afterId = cursors.idOf('webhooks', cursor, 0);
       const page = cursors.page('webhooks', await listWebhooks(db, afterId, limit + 1), limit, (webhook) => [webhook.id]);
       return { webhooks: page.items, nextCursor: page.nextCursor };
     },
@@ -69,7 +69,7 @@ export async function webhookRoutes(api: Api): Promise<void> {
       const webhookId = Number(request.params.id);
       if ((await findWebhook(db, webhookId)) === undefined) throw webhookNotFound();
       const { limit, cursor } = pageRequest(request.query);
-      const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode(`deliveries:${webhookId}`, cursor, 1)[0]);
+      const beforeId = cursors.idOf(`deliveries:${webhookId}`, cursor, beforeAllIds);
       const rows = await listDeliveries(db, webhookId, beforeId, limit + 1);
       const page = cursors.page(`deliveries:${webhookId}`, rows, limit, (delivery) => [delivery.id]);
       return { deliveries: page.items, nextCursor: page.nextCursor };

@@ -6,7 +6,16 @@ import type { PendingJournal } from '../recovery/journal.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { findOrder, listOrders } from './queries.js';
 import { CreateOrderBody, IdempotencyHeaders, OrderBody, OrderIdParams, OrderList, PaidOrder, PendingOrder, type Order } from './schemas.js';
-import { cancelOrder, createOrder, journaledOrder, orderMessages, orderNotCancelable, orderNotFound, type OrderDeps } from './service.js';
+import {
+  cancelOrder,
+  createOrder,
+  journaledOrder,
+  orderMessages,
+  orderNotCancelable,
+  orderNotFound,
+  orderPositionAfter,
+  type OrderDeps,
+} from './service.js';
 
 const tags = ['orders'];
 
@@ -81,11 +90,7 @@ export async function orderRoutes(api: Api, deps: OrderDeps): Promise<void> {
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: OrderList, ...errorResponses() } } },
     async (request) => {
       const { limit, cursor } = pageRequest(request.query);
-      let after;
-      if (cursor !== undefined) {
-        const [createdAt, id] = cursors.decode('orders', cursor, 2) as [string, string];
-        after = { createdAt, id };
-      }
+      const after = orderPositionAfter(cursors, 'orders', cursor);
       const rows = await listOrders(db, request.principal.userId, after, limit + 1);
       const page = cursors.page('orders', rows, limit, (row) => [row.position.createdAt, row.position.id]);
       journal.catchUp();

@@ -18,7 +18,8 @@ import type { ProductCache } from '../products/cache.js';
 import type { PendingEntry } from '../recovery/entries.js';
 import type { PendingJournal } from '../recovery/journal.js';
 import { releaseEffects } from './compensation.js';
-import { findOrder, payOrders, type PaymentInput, type PaymentOutcome } from './queries.js';
+import type { CursorCodec } from '../pagination.js';
+import { findOrder, payOrders, type OrderPosition, type PaymentInput, type PaymentOutcome } from './queries.js';
 import type { CreateOrderBody, Order, PaidOrder } from './schemas.js';
 import { transitionOrder, type CancelReason } from './state.js';
 
@@ -176,6 +177,13 @@ export async function cancelOrder(
     await enqueueOrderEvents(tx, [orderId]);
     return findOrder(tx, row.user_id, orderId);
   });
+}
+
+/** The position a newest-first order list's cursor holds, or `undefined` for the first page. */
+export function orderPositionAfter(cursors: CursorCodec, scope: string, cursor: string | undefined): OrderPosition | undefined {
+  if (cursor === undefined) return undefined;
+  const [createdAt, id] = cursors.decode(scope, cursor, 2);
+  return { createdAt: String(createdAt), id: String(id) };
 }
 
 /** An order only the journal holds yet, as the database will show it once recorded: pending. */

@@ -44,7 +44,7 @@ export async function pointRoutes(api: Api): Promise<void> {
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: History, ...errorResponses() } } },
     async (request) => {
       const { limit, cursor } = pageRequest(request.query);
-      const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode(historyScope, cursor, 1)[0]);
+      const beforeId = cursors.idOf(historyScope, cursor, beforeAllIds);
       const rows = await listLedger(db, request.principal.userId, beforeId, limit + 1);
       const page = cursors.page(historyScope, rows, limit, (entry) => [entry.id]);
       return { entries: page.items, nextCursor: page.nextCursor };

@@ -15,7 +15,7 @@ export async function productRoutes(api: Api): Promise<void> {
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: ProductList, ...errorResponses() } } },
     async (request) => {
       const { limit, cursor } = pageRequest(request.query);
-      const afterId = cursor === undefined ? 0 : Number(cursors.decode('products', cursor, 1)[0]);
+      const afterId = cursors.idOf('products', cursor, 0);
       const { value: rows } = await reads.read((source) => listProducts(source, afterId, limit + 1));
       const page = cursors.page('products', rows, limit, (product) => [product.id]);
       return { products: page.items, nextCursor: page.nextCursor };
