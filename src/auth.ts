@@ -3,11 +3,27 @@
  * (1–64 characters), `role: "admin"` grants the admin routes.
  */
 import { createSigner, createVerifier } from 'fast-jwt';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Api } from './api.js';
 import { AppError, messages } from './errors.js';
 import { isStorableText } from './input-guard.js';
 import { cacheLookups } from './metrics.js';
 
 export type Principal = Readonly<{ userId: string; admin: boolean }>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The onRequest hook of every /api route (src/api.ts): sets `request.principal`, or answers 401. */
+    authenticate: onRequestHookHandler;
+    /** An onRequest hook for admin-only routes; runs after authentication. */
+    requireAdmin: (request: FastifyRequest) => Promise<void>;
+  }
+  interface FastifyRequest {
+    /** Set by the authentication hook on every /api route. */
+    principal: Principal;
+  }
+}
 
 type CachedPrincipal = { principal: Principal; expiresAtMs: number };
 
@@ -73,3 +89,24 @@ function unauthorized(): AppError {
 export function forbidden(): AppError {
   return new AppError('FORBIDDEN', messages.forbidden);
 }
+
+export const authentication = fp(
+  async (app: Api) => {
+    const auth = new Authenticator(app.config.jwtSecret);
+    app.decorateRequest('principal', null as unknown as Principal);
+    // A callback hook: authentication is synchronous, and this runs on every request.
+    app.decorate('authenticate', ((request, _reply, done) => {
+      try {
+        request.principal = auth.authenticate(request.headers.authorization);
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+      done();
+    }) satisfies onRequestHookHandler);
+    app.decorate('requireAdmin', async (request: FastifyRequest) => {
+      if (!request.principal.admin) throw forbidden();
+    });
+  },
+  { name: 'authentication', dependencies: ['core'] },
+);

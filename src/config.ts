@@ -15,7 +15,6 @@ export type Config = Readonly<{
   jwtSecretIsDefault: boolean;
   recoveryDeadlineMs: number;
   pointsMaxBalance: number;
-  production: boolean;
   logLevel: string;
   dbPoolSize: number;
   /** Client-side deadline of one database call; a blackholed connection fails after it. */
@@ -187,7 +186,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = availab
     jwtSecretIsDefault: jwtSecret === undefined,
     recoveryDeadlineMs: integer(env, 'RECOVERY_DEADLINE_MS', 60_000, 100, 86_400_000),
     pointsMaxBalance: integer(env, 'POINTS_MAX_BALANCE', 10_000_000, 1_000, 1_000_000_000_000),
-    production,
     logLevel: optionalString(env, 'LOG_LEVEL') ?? 'info',
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 8, 1, 200),
     dbQueryTimeoutMs,

@@ -5,8 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { Api } from './api.js';
 import type { Config } from './config.js';
-import { countCouponClaim, countOrder, observeHttp, registry, startMetricsServer } from './metrics.js';
+import { collectProcessMetrics, countCouponClaim, countOrder, observeHttp, registry, startMetricsServer, watch } from './metrics.js';
 
 /** 1–128 visible ASCII characters; anything else is ignored and replaced. */
 const clientRequestId = /^[\x21-\x7e]{1,128}$/;
@@ -70,6 +71,14 @@ export function instrument(app: FastifyInstance, metrics: boolean): void {
     };
     route.onSend = [...(route.onSend === undefined ? [] : Array.isArray(route.onSend) ? route.onSend : [route.onSend]), hook];
   });
+}
+
+/** The gauges read from this app when Prometheus scrapes: the pool, and the recovery backlog; registered after recovery. */
+export async function gauges(app: Api): Promise<void> {
+  const { db, recovery } = app;
+  collectProcessMetrics();
+  const unwatch = watch({ db: () => db.stats(), recovery: () => recovery.status() });
+  app.addHook('onClose', async () => unwatch());
 }
 
 /** This process's `GET /metrics` on `METRICS_PORT` (a single process; workers report to the primary). Before listen. */

@@ -3,9 +3,19 @@
  * after the last row served, signed with an HMAC so that a cursor the service
  * did not issue is refused with 400 instead of being trusted.
  */
+import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import fp from 'fastify-plugin';
 import { Type, type Static } from 'typebox';
+import type { Api } from './api.js';
 import { validationError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Signs and checks the cursors of every paged list. */
+    cursors: CursorCodec;
+  }
+}
 
 export const pageSizeDefault = 20;
 export const pageSizeMax = 100;
@@ -21,6 +31,18 @@ export const PageQuery = Type.Object(
 export type PageQuery = Static<typeof PageQuery>;
 
 export const NextCursor = Type.Union([Type.String(), Type.Null()]);
+
+/** Past every real id: a newest-first list's first page starts below it. */
+export const beforeAllIds = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The page a route was asked for. Validation fills in the schema's default
+ * (`pageSizeDefault`) before the handler runs, so `limit` is never missing here.
+ */
+export function pageRequest(query: { limit?: number; cursor?: string }): { limit: number; cursor: string | undefined } {
+  assert.ok(query.limit !== undefined, 'PageQuery validation fills in limit');
+  return { limit: query.limit, cursor: query.cursor };
+}
 
 export type CursorValue = string | number;
 
@@ -59,6 +81,11 @@ export class CursorCodec {
     return position as CursorValue[];
   }
 
+  /** The id a one-id cursor holds, or `firstPage` when there is none (the list's first page). */
+  idOf(scope: string, cursor: string | undefined, firstPage: number): number {
+    return cursor === undefined ? firstPage : Number(this.decode(scope, cursor, 1)[0]);
+  }
+
   /**
    * Turns `limit + 1` fetched rows into one page and the cursor after it;
    * fetching one extra row tells whether another page exists.
@@ -73,3 +100,10 @@ export class CursorCodec {
 function badCursor() {
   return validationError('유효하지 않은 커서입니다.');
 }
+
+export const pagination = fp(
+  async (app: Api) => {
+    app.decorate('cursors', new CursorCodec(app.config.jwtSecret));
+  },
+  { name: 'pagination', dependencies: ['core'] },
+);

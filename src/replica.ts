@@ -19,7 +19,20 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
-import { DbFailure, type Database, type Queryable } from './db.js';
+import fp from 'fastify-plugin';
+import type { Api } from './api.js';
+import { DbFailure, openPostgres, type Database, type Queryable } from './db.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Catalogue reads: the replica when there is a usable one, else the primary. Never for payments or writes. */
+    reads: CatalogueReads;
+    /** The replica, when DATABASE_REPLICA_URL names one (its status shows on /ready). */
+    replica: ReplicaReads | undefined;
+  }
+}
+
+const replicaProbeEveryMs = 100;
 
 export type ReadResult<T> = { value: T; lagMs: number };
 
@@ -163,3 +176,26 @@ export class ReplicaReads implements CatalogueReads {
     this.#unusable = undefined;
   }
 }
+
+/** `reads` and `replica`: the replica when one is configured, probed from when the app is ready until it closes. */
+export const catalogueReads = fp(
+  async (app: Api) => {
+    const { config, db } = app;
+    if (config.databaseReplicaUrl === undefined) {
+      app.decorate('reads', primaryReads(db));
+      app.decorate('replica', undefined);
+      return;
+    }
+    const onIdleError = (error: Error) => app.log.warn({ err: error }, 'idle replica connection lost');
+    const replicaDb = openPostgres(config.databaseReplicaUrl, config, onIdleError);
+    const replica = new ReplicaReads(db, replicaDb, { lagMaxMs: config.dbReplicaLagMaxMs, probeEveryMs: replicaProbeEveryMs }, app.log);
+    app.addHook('onReady', async () => replica.start());
+    app.addHook('onClose', async () => {
+      await replica.stop();
+      await replicaDb.close();
+    });
+    app.decorate('reads', replica);
+    app.decorate('replica', replica);
+  },
+  { name: 'catalogue-reads', dependencies: ['database'] },
+);

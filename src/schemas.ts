@@ -1,5 +1,5 @@
-/** Shapes shared by every feature: errors, ids in paths, the idempotency header. */
-import { Type } from 'typebox';
+/** Shapes shared by every feature: errors, ids in paths, the idempotency key. */
+import { Type, type TString } from 'typebox';
 
 export const ErrorBody = Type.Object(
   { code: Type.String(), message: Type.String() },
@@ -12,6 +12,13 @@ export const IdParams = Type.Object(
   { additionalProperties: false },
 );
 
+export const idempotencyKeyLengthMax = 255;
+
+/** The `idempotency-key` header's value, 1–255 characters, for every route that takes one. */
+export function IdempotencyKey(description?: string): TString {
+  return Type.String({ minLength: 1, maxLength: idempotencyKeyLengthMax, ...(description === undefined ? {} : { description }) });
+}
+
 export const bearerSecurity = [{ bearerAuth: [] }];
 
 export function errorResponses(...statuses: number[]): Record<number, typeof ErrorBody> {
@@ -20,6 +27,5 @@ export function errorResponses(...statuses: number[]): Record<number, typeof Err
   return responses;
 }
 
-export function toIso(value: Date | string): string {
-  return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
-}
+/** Kept for src/orders/queries.ts, which still imports it from here; the function lives in time.ts. */
+export { toIso } from './time.js';

@@ -20,8 +20,17 @@
  * phase, and `/health` waited for all of it.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Api } from './api.js';
 import type { Config } from './config.js';
 import { countShed } from './metrics.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Its hook is the first of every /api route (src/api.ts). */
+    shedder: LoadShedder;
+  }
+}
 
 const sampleIntervalMs = 20;
 /** A few milliseconds of request work per turn; `/health` waits at most for that, not for a whole burst. */
@@ -128,3 +137,18 @@ export class LoadShedder {
     this.#scheduleTurn();
   };
 }
+
+export type LoadSheddingOptions = {
+  /** Database calls waiting, wherever they wait; read per request, never before the app is ready. */
+  dbWaiting: () => number;
+};
+
+export const loadShedding = fp(
+  async (app: Api, options: LoadSheddingOptions) => {
+    const shedder = LoadShedder.fromConfig(app.config, options.dbWaiting);
+    shedder.start();
+    app.addHook('onClose', async () => shedder.stop());
+    app.decorate('shedder', shedder);
+  },
+  { name: 'load-shedding', dependencies: ['core'] },
+);

@@ -56,7 +56,7 @@ describe('events through faults', { concurrency: false }, () => {
     await load.stop();
     assert.ok(load.answers.ok > 0);
     await waitFor(async () => (await unrelayed(t)) === 0, 60_000, 'the outbox to drain');
-    assert.ok(t.app.ctx.events.relay.stats.publishFailures > 0, 'the broker was down while events were waiting');
+    assert.ok(t.app.events.relay.stats.publishFailures > 0, 'the broker was down while events were waiting');
 
     const ids = (await t.db.query<{ id: string }>('SELECT id FROM outbox')).map((row) => row.id).sort();
     assert.equal(ids.length, load.answers.ok, 'one event per charge answered 200');
@@ -141,7 +141,7 @@ describe('events through faults', { concurrency: false }, () => {
       const messages = await readShopStream(nats.url);
       assert.equal(messages.length, total, 'no stream duplicates');
       assert.equal(new Set(messages.map((m) => m.msgId)).size, total);
-      const relayed = [first, second].map((t) => t.app.ctx.events.relay.stats.relayed);
+      const relayed = [first, second].map((t) => t.app.events.relay.stats.relayed);
       assert.equal(relayed[0]! + relayed[1]!, total);
     });
   }

@@ -13,7 +13,8 @@ import { describe, it } from 'node:test';
 import { isUniqueViolation } from '../src/db.js';
 import { payOrders } from '../src/orders/queries.js';
 import { requestHash } from '../src/orders/service.js';
-import { PendingJournal, type PendingEntry } from '../src/recovery/journal.js';
+import type { PendingEntry } from '../src/recovery/entries.js';
+import { PendingJournal } from '../src/recovery/journal.js';
 import { RecoveryWorker } from '../src/recovery/worker.js';
 import { balanceOf, couponState, fundWallet, issueCoupon, ledgerOf, makeProduct, stockOf } from './fixtures.js';
 import { bearer, call, setupApp, uniqueUser } from './helper.js';
@@ -21,7 +22,7 @@ import { checkInvariants } from './support/invariants.js';
 
 // A database of its own: a recovery tick sweeps every pending order it can see.
 const { app, db, auth } = await setupApp({}, { recovery: false, ownDatabase: true });
-const { journal, recovery } = app.ctx;
+const { journal, recovery } = app;
 
 async function buyer(balance: number) {
   const userId = uniqueUser('rec');

@@ -1,7 +1,7 @@
-/** Loading state the views share: one page of a keyset-paged list, optionally polled. */
+/** State the views share: one page of a keyset-paged list, optionally polled; a form's submission. */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { asApiError } from './api.js';
-import type { ApiErrorLike } from './lib/fields.js';
+import { noErrors, type ApiErrorLike, type FormErrors } from './lib/fields.js';
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
@@ -123,4 +123,36 @@ export function usePolled<T>(fetchOnce: () => Promise<T>, pollMs: number): { val
     };
   }, [pollMs, reloads]);
   return { value, error, reload: useCallback(() => setReloads((count) => count + 1), []) };
+}
+
+export type Submission = {
+  errors: FormErrors;
+  /** For what the form finds wrong itself, before any request. */
+  setErrors: (errors: FormErrors) => void;
+  busy: boolean;
+  /**
+   * Sends the form's request once: while it is out `busy` holds; when it
+   * succeeds the errors clear and `onSent` gets the answer; when the service
+   * refuses, `place` puts its error on the field it names (or the form).
+   */
+  send: <R>(request: () => Promise<R>, onSent: (answer: R) => void, place: (error: ApiErrorLike) => FormErrors) => Promise<void>;
+};
+
+/** The errors and the busy flag of one form, and the one way it sends. */
+export function useSubmission(): Submission {
+  const [errors, setErrors] = useState<FormErrors>(noErrors);
+  const [busy, setBusy] = useState(false);
+  const send = async <R>(request: () => Promise<R>, onSent: (answer: R) => void, place: (error: ApiErrorLike) => FormErrors) => {
+    setBusy(true);
+    try {
+      const answer = await request();
+      setErrors(noErrors);
+      onSent(answer);
+    } catch (failure) {
+      setErrors(place(asApiError(failure)));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { errors, setErrors, busy, send };
 }

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { Api } from '../app.js';
+import type { Api } from '../api.js';
 
 /** The same place from src/admin (tests, through tsx) and from dist/admin (npm start). */
 export const consoleDir = fileURLToPath(new URL('../../dist/console/', import.meta.url));

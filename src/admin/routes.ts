@@ -4,16 +4,14 @@
  * route here needs the admin role.
  */
 import assert from 'node:assert/strict';
-import type { Api } from '../app.js';
-import { AppError, validationError } from '../errors.js';
+import type { Api } from '../api.js';
+import { validationError } from '../errors.js';
 import { campaignToAdmin, listCampaigns } from '../coupons/queries.js';
-import { cancelOrder } from '../orders/cancel.js';
-import { journaledOrder } from '../orders/routes.js';
 import { OrderIdParams } from '../orders/schemas.js';
-import { orderMessages } from '../orders/service.js';
-import { PageQuery } from '../pagination.js';
+import { cancelOrder, journaledOrder, orderNotCancelable, orderNotFound, orderPositionAfter } from '../orders/service.js';
+import { beforeAllIds, PageQuery, pageRequest } from '../pagination.js';
 import { findBalance, listLedger } from '../points/queries.js';
-import type { PendingEntry } from '../recovery/journal.js';
+import type { PendingEntry } from '../recovery/entries.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { findAnyOrder, listAdminOrders, type AdminOrderFilter } from './queries.js';
 import {
@@ -29,10 +27,6 @@ import {
 } from './schemas.js';
 
 const tags = ['admin'];
-/** Past every real id; a first page starts below it. */
-const beforeAllIds = Number.MAX_SAFE_INTEGER;
-
-const orderNotFound = () => new AppError('ORDER_NOT_FOUND', orderMessages.notFound);
 
 function journaledAdminOrder(entry: PendingEntry): AdminOrder {
   return { ...journaledOrder(entry), userId: entry.userId };
@@ -45,7 +39,7 @@ function orderFilter(query: AdminOrdersQuery): AdminOrderFilter {
 }
 
 export async function adminRoutes(api: Api): Promise<void> {
-  const { db, cursors, journal, products, recovery, requireAdmin } = api.ctx;
+  const { db, cursors, journal, productCache, recovery, requireAdmin } = api;
   api.addHook('onRequest', requireAdmin);
   const security = bearerSecurity;
 
@@ -53,16 +47,11 @@ export async function adminRoutes(api: Api): Promise<void> {
     '/admin/orders',
     { schema: { tags, security, querystring: AdminOrdersQuery, response: { 200: AdminOrderList, ...errorResponses(403) } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
+      const { limit, cursor } = pageRequest(request.query);
       const filter = orderFilter(request.query);
       // A cursor belongs to the filter it was issued for.
       const scope = `admin-orders:${filter.userId ?? ''}:${filter.status ?? ''}`;
-      let after;
-      if (cursor !== undefined) {
-        const [createdAt, id] = cursors.decode(scope, cursor, 2) as [string, string];
-        after = { createdAt, id };
-      }
-      const rows = await listAdminOrders(db, filter, after, limit + 1);
+      const rows = await listAdminOrders(db, filter, orderPositionAfter(cursors, scope, cursor), limit + 1);
       const page = cursors.page(scope, rows, limit, (row) => [row.position.createdAt, row.position.id]);
       // The journal's word wins: an order answered 202 is pending whatever the database holds yet.
       const orders = page.items.map(({ order }) => {
@@ -89,10 +78,10 @@ export async function adminRoutes(api: Api): Promise<void> {
     '/admin/orders/:id/cancel',
     { schema: { tags, security, params: OrderIdParams, response: { 200: AdminOrderBody, ...errorResponses(403, 404, 409) } } },
     async (request) => {
-      if (journal.find(request.params.id) !== undefined) throw new AppError('ORDER_NOT_CANCELABLE', orderMessages.notCancelable);
+      if (journal.find(request.params.id) !== undefined) throw orderNotCancelable();
       const order = await cancelOrder(db, undefined, request.params.id, 'ADMIN_CANCELED');
       if (order === undefined) throw orderNotFound();
-      products.forget(order.items.map((item) => item.productId));
+      productCache.forget(order.items.map((item) => item.productId));
       // Orders are never deleted, so the one just canceled is there to read with its owner.
       const canceled = await findAnyOrder(db, order.orderId);
       assert.ok(canceled !== undefined, `canceled order ${order.orderId} vanished`);
@@ -107,9 +96,9 @@ export async function adminRoutes(api: Api): Promise<void> {
     },
     async (request) => {
       const { userId } = request.params;
-      const { limit = 20, cursor } = request.query;
+      const { limit, cursor } = pageRequest(request.query);
       const scope = `admin-wallet:${userId}`;
-      const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode(scope, cursor, 1)[0]);
+      const beforeId = cursors.idOf(scope, cursor, beforeAllIds);
       // One snapshot, so the balance shown is the one the newest entry ends at.
       const { balance, rows } = await db.transaction(async (tx) => {
         await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -124,8 +113,8 @@ export async function adminRoutes(api: Api): Promise<void> {
     '/admin/coupons',
     { schema: { tags, security, querystring: PageQuery, response: { 200: AdminCampaignList, ...errorResponses(403) } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
-      const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode('admin-coupons', cursor, 1)[0]);
+      const { limit, cursor } = pageRequest(request.query);
+      const beforeId = cursors.idOf('admin-coupons', cursor, beforeAllIds);
       const rows = await listCampaigns(db, beforeId, limit + 1);
       const page = cursors.page('admin-coupons', rows, limit, (campaign) => [campaign.id]);
       return { coupons: page.items.map(campaignToAdmin), nextCursor: page.nextCursor };

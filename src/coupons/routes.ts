@@ -1,14 +1,12 @@
-import type { Api } from '../app.js';
+import type { Api } from '../api.js';
 import { validationError } from '../errors.js';
-import { PageQuery } from '../pagination.js';
+import { beforeAllIds, PageQuery, pageRequest } from '../pagination.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { campaignToAdmin, findCampaignByCode, listUserCoupons } from './queries.js';
 import { AdminCampaignBody, ClaimBody, ClaimResult, CodeParams, CreateCampaign, UserCouponList } from './schemas.js';
-import { CouponIssuer, couponMessages, couponNotFound } from './service.js';
+import { couponMessages, couponNotFound, type CouponIssuer } from './service.js';
 
 const tags = ['coupons'];
-/** Past every real id; the first page starts below it. */
-const firstPageBeforeId = Number.MAX_SAFE_INTEGER;
 
 /** Rules across fields that a JSON schema cannot say. */
 function checkCampaign(input: CreateCampaign): void {
@@ -22,9 +20,8 @@ function checkCampaign(input: CreateCampaign): void {
   if (starts !== undefined && ends !== undefined && starts >= ends) throw validationError('발급 시작 시각은 종료 시각보다 빨라야 합니다.');
 }
 
-export async function couponRoutes(api: Api): Promise<void> {
-  const { db, cursors, requireAdmin, now } = api.ctx;
-  const issuer = new CouponIssuer(db, now);
+export async function couponRoutes(api: Api, issuer: CouponIssuer): Promise<void> {
+  const { db, cursors, requireAdmin, now } = api;
 
   api.post(
     '/admin/coupons',
@@ -67,8 +64,8 @@ export async function couponRoutes(api: Api): Promise<void> {
     '/coupons',
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: UserCouponList, ...errorResponses() } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
-      const beforeId = cursor === undefined ? firstPageBeforeId : Number(cursors.decode('coupons', cursor, 1)[0]);
+      const { limit, cursor } = pageRequest(request.query);
+      const beforeId = cursors.idOf('coupons', cursor, beforeAllIds);
       const rows = await listUserCoupons(db, request.principal.userId, beforeId, limit + 1, now());
       const page = cursors.page('coupons', rows, limit, (coupon) => [coupon.id]);
       return { coupons: page.items, nextCursor: page.nextCursor };

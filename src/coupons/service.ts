@@ -7,7 +7,7 @@
 import { AppError } from '../errors.js';
 import { isUniqueViolation, type Database } from '../db.js';
 import { cacheLookups } from '../metrics.js';
-import { toIso } from '../schemas.js';
+import { toIso } from '../time.js';
 import { ClaimBatcher } from './batcher.js';
 import { findCampaignByCode, hasCoupon, insertCampaign, listHolders, type Campaign } from './queries.js';
 import type { CreateCampaign, UserCoupon } from './schemas.js';

@@ -3,7 +3,7 @@
  * go to JetStream and to every webhook, so a consumer of either reads one
  * shape and dedupes on `id`.
  */
-import { toIso } from '../schemas.js';
+import { toIso } from '../time.js';
 
 export const eventTypes = ['order.paid', 'order.failed', 'order.canceled', 'points.charged', 'coupon.issued'] as const;
 export type EventType = (typeof eventTypes)[number];

@@ -1,6 +1,6 @@
-import type { Api } from '../app.js';
+import type { Api } from '../api.js';
 import { AppError } from '../errors.js';
-import { PageQuery } from '../pagination.js';
+import { beforeAllIds, PageQuery, pageRequest } from '../pagination.js';
 import { IdParams, bearerSecurity, errorResponses } from '../schemas.js';
 import { CreatedWebhook, CreateWebhook, DeliveryBody, DeliveryList, DeliveryParams, PatchWebhook, WebhookBody, WebhookList } from './schemas.js';
 import { checkEventTypes, registerWebhook, webhookMessages } from './service.js';
@@ -13,7 +13,7 @@ function webhookNotFound(): AppError {
 }
 
 export async function webhookRoutes(api: Api): Promise<void> {
-  const { db, cursors, requireAdmin, config } = api.ctx;
+  const { db, cursors, requireAdmin, config } = api;
   const admin = { onRequest: requireAdmin };
 
   api.post(
@@ -29,8 +29,8 @@ export async function webhookRoutes(api: Api): Promise<void> {
     '/admin/webhooks',
     { ...admin, schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: WebhookList, ...errorResponses(403) } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
-      const afterId = cursor === undefined ? 0 : Number(cursors.decode('webhooks', cursor, 1)[0]);
+      const { limit, cursor } = pageRequest(request.query);
+      const afterId = cursors.idOf('webhooks', cursor, 0);
       const page = cursors.page('webhooks', await listWebhooks(db, afterId, limit + 1), limit, (webhook) => [webhook.id]);
       return { webhooks: page.items, nextCursor: page.nextCursor };
     },
@@ -68,8 +68,8 @@ export async function webhookRoutes(api: Api): Promise<void> {
     async (request) => {
       const webhookId = Number(request.params.id);
       if ((await findWebhook(db, webhookId)) === undefined) throw webhookNotFound();
-      const { limit = 20, cursor } = request.query;
-      const beforeId = cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(cursors.decode(`deliveries:${webhookId}`, cursor, 1)[0]);
+      const { limit, cursor } = pageRequest(request.query);
+      const beforeId = cursors.idOf(`deliveries:${webhookId}`, cursor, beforeAllIds);
       const rows = await listDeliveries(db, webhookId, beforeId, limit + 1);
       const page = cursors.page(`deliveries:${webhookId}`, rows, limit, (delivery) => [delivery.id]);
       return { deliveries: page.items, nextCursor: page.nextCursor };

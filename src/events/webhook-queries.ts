@@ -1,6 +1,6 @@
 /** SQL of the webhook admin API (src/events/routes.ts). */
 import type { Queryable } from '../db.js';
-import { toIso } from '../schemas.js';
+import { toIso } from '../time.js';
 import type { Delivery, Webhook } from './schemas.js';
 
 type WebhookRow = {

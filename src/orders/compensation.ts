@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type { Tx } from '../db.js';
 import { returnStock } from './queries.js';
-import { withdrawSales } from '../products/sales.js';
+import { withdrawSales } from '../products/queries.js';
 import type { MovedOrder } from './state.js';
 import { refundPoints } from '../points/service.js';
 import { restoreCoupon } from '../coupons/state.js';

@@ -1,30 +1,23 @@
-import type { Api } from '../app.js';
+import type { Api } from '../api.js';
 import { DbFailure } from '../db.js';
 import { AppError } from '../errors.js';
-import { PageQuery } from '../pagination.js';
-import type { PendingEntry, PendingJournal } from '../recovery/journal.js';
+import { PageQuery, pageRequest } from '../pagination.js';
+import type { PendingJournal } from '../recovery/journal.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
-import { cancelOrder } from './cancel.js';
 import { findOrder, listOrders } from './queries.js';
 import { CreateOrderBody, IdempotencyHeaders, OrderBody, OrderIdParams, OrderList, PaidOrder, PendingOrder, type Order } from './schemas.js';
-import { createOrder, orderMessages } from './service.js';
+import {
+  cancelOrder,
+  createOrder,
+  journaledOrder,
+  orderMessages,
+  orderNotCancelable,
+  orderNotFound,
+  orderPositionAfter,
+  type OrderDeps,
+} from './service.js';
 
 const tags = ['orders'];
-
-/** An order only the journal holds yet, as the database will show it once recorded: pending. */
-export function journaledOrder(entry: PendingEntry): Order {
-  return {
-    orderId: entry.orderId,
-    status: 'pending',
-    reason: null,
-    items: [...entry.lines],
-    totalAmount: entry.totalAmount,
-    discountAmount: entry.discountAmount,
-    paidAmount: entry.totalAmount - entry.discountAmount,
-    couponId: entry.couponId,
-    createdAt: entry.at,
-  };
-}
 
 /**
  * The 202 promise on every instance (SPEC §8): an order that some journal
@@ -38,12 +31,9 @@ function keepPromise(journal: PendingJournal, order: Order, caughtUp = false): O
   return entry === undefined ? order : { ...order, status: 'pending', reason: null };
 }
 
-function orderNotFound(): AppError {
-  return new AppError('ORDER_NOT_FOUND', orderMessages.notFound);
-}
-
-export async function orderRoutes(api: Api): Promise<void> {
-  const { db, cursors, products, journal, payments, now } = api.ctx;
+export async function orderRoutes(api: Api, deps: OrderDeps): Promise<void> {
+  const { db, cursors } = api;
+  const { journal, products } = deps;
 
   api.post(
     '/orders',
@@ -59,7 +49,7 @@ export async function orderRoutes(api: Api): Promise<void> {
     async (request, reply) => {
       let result;
       try {
-        result = await createOrder({ payments, journal, products, now }, request.principal.userId, request.headers['idempotency-key'], request.body);
+        result = await createOrder(deps, request.principal.userId, request.headers['idempotency-key'], request.body);
       } catch (error) {
         // A retried key whose order another instance answered 202 for is pending, not what the database says.
         if (error instanceof AppError && error.code === 'DUPLICATE_REQUEST' && error.fields.status !== 'pending' && journal.findNow(String(error.fields.orderId)) !== undefined) {
@@ -99,12 +89,8 @@ export async function orderRoutes(api: Api): Promise<void> {
     '/orders',
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: OrderList, ...errorResponses() } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
-      let after;
-      if (cursor !== undefined) {
-        const [createdAt, id] = cursors.decode('orders', cursor, 2) as [string, string];
-        after = { createdAt, id };
-      }
+      const { limit, cursor } = pageRequest(request.query);
+      const after = orderPositionAfter(cursors, 'orders', cursor);
       const rows = await listOrders(db, request.principal.userId, after, limit + 1);
       const page = cursors.page('orders', rows, limit, (row) => [row.position.createdAt, row.position.id]);
       journal.catchUp();
@@ -119,7 +105,7 @@ export async function orderRoutes(api: Api): Promise<void> {
       // An order only the journal holds yet is pending: the user's own, and not cancelable.
       const journaled = journal.find(request.params.id);
       if (journaled !== undefined && journaled.userId === request.principal.userId) {
-        throw new AppError('ORDER_NOT_CANCELABLE', orderMessages.notCancelable);
+        throw orderNotCancelable();
       }
       const order = await cancelOrder(db, request.principal.userId, request.params.id);
       if (order === undefined) throw orderNotFound();

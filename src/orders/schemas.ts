@@ -1,9 +1,9 @@
 import { Type, type Static } from 'typebox';
 import { NextCursor } from '../pagination.js';
+import { IdempotencyKey } from '../schemas.js';
 
 export const orderLinesMax = 100;
 export const lineQuantityMax = 10_000;
-export const idempotencyKeyLengthMax = 255;
 
 export const OrderStatus = Type.Union([
   Type.Literal('pending'),
@@ -31,7 +31,7 @@ export const CreateOrderBody = Type.Object(
 export type CreateOrderBody = Static<typeof CreateOrderBody>;
 
 export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.String({ minLength: 1, maxLength: idempotencyKeyLengthMax }),
+  'idempotency-key': IdempotencyKey(),
 });
 
 export const OrderIdParams = Type.Object(
@@ -57,6 +57,7 @@ export const Order = Type.Object({ ...orderAmounts, status: OrderStatus, reason:
 export type Order = Static<typeof Order>;
 
 export const PaidOrder = Type.Object({ ...orderAmounts, status: Type.Literal('success'), message: Type.String() });
+export type PaidOrder = Static<typeof PaidOrder>;
 
 export const PendingOrder = Type.Object({
   code: Type.Literal('ORDER_PENDING'),

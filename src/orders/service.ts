@@ -1,20 +1,27 @@
 /**
- * Placing orders: the route hands an order here, this hands it to the one
- * payment batcher, and the batcher's batches go to `payOrders`, which decides
- * and records everything in the database (migrations/011_pay_orders.sql).
- * The application prices nothing: the payment charges the prices it reads
- * under lock.
+ * The orders service. Placing an order: the route hands it here, this hands
+ * it to the one payment batcher, and the batcher's batches go to
+ * `payOrders`, which decides and records everything in the database
+ * (migrations/011_pay_orders.sql). The application prices nothing: the
+ * payment charges the prices it reads under lock. Canceling one: a state
+ * move and its compensation in one transaction. And how an order that only
+ * the journal holds yet is shown.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { Batcher } from '../batcher.js';
 import { DbFailure, isUniqueViolation, type Database } from '../db.js';
 import { AppError, productNotFound, validationError } from '../errors.js';
-import type { ProductCache } from '../products/cache.js';
-import type { PendingEntry, PendingJournal } from '../recovery/journal.js';
-import { payOrders, type PaymentInput, type PaymentOutcome } from './queries.js';
+import { enqueueOrderEvents } from '../events/queries.js';
 import { observePaymentBatch } from '../metrics.js';
-import type { CreateOrderBody, OrderItem } from './schemas.js';
+import type { ProductCache } from '../products/cache.js';
+import type { PendingEntry } from '../recovery/entries.js';
+import type { PendingJournal } from '../recovery/journal.js';
+import { releaseEffects } from './compensation.js';
+import type { CursorCodec } from '../pagination.js';
+import { findOrder, payOrders, type OrderPosition, type PaymentInput, type PaymentOutcome } from './queries.js';
+import type { CreateOrderBody, Order, PaidOrder } from './schemas.js';
+import { transitionOrder, type CancelReason } from './state.js';
 
 export const orderMessages = {
   paid: '결제가 완료되었습니다.',
@@ -27,6 +34,9 @@ export const orderMessages = {
   notCancelable: '취소할 수 없는 주문입니다.',
   pending: '결제 처리 중 오류 발생, 자동 복구 예정',
 } as const;
+
+export const orderNotFound = () => new AppError('ORDER_NOT_FOUND', orderMessages.notFound);
+export const orderNotCancelable = () => new AppError('ORDER_NOT_CANCELABLE', orderMessages.notCancelable);
 
 /**
  * Orders per batch. A batch holds its rows' locks from its first read to its
@@ -56,18 +66,6 @@ export function makePaymentBatcher(db: Database): PaymentBatcher {
     paymentBatchesInFlightMax,
   );
 }
-
-export type PaidOrder = {
-  orderId: string;
-  status: 'success';
-  items: OrderItem[];
-  totalAmount: number;
-  discountAmount: number;
-  paidAmount: number;
-  couponId: number | null;
-  createdAt: string;
-  message: string;
-};
 
 export type OrderResult = { kind: 'paid'; order: PaidOrder } | { kind: 'pending'; orderId: string };
 
@@ -156,4 +154,49 @@ function pendingEntry(deps: OrderDeps, input: PaymentInput): PendingEntry {
   const lines = input.lines.map((line) => ({ ...line, unitPrice: deps.products.knownPriceOf(line.productId) ?? 0 }));
   const totalAmount = lines.reduce((sum, line) => sum + line.unitPrice * line.quantity, 0);
   return { ...input, lines, totalAmount, discountAmount: 0, at: deps.now().toISOString() };
+}
+
+/**
+ * The user's cancel (SPEC §7), and an admin's for the user: a `success` order
+ * becomes `canceled` and gives everything back; any other status is 409.
+ * `owner` undefined is an admin acting on anyone's order; `undefined` comes
+ * back when the order does not exist or is not the owner's.
+ */
+export async function cancelOrder(
+  db: Database,
+  owner: string | undefined,
+  orderId: string,
+  reason: Exclude<CancelReason, 'SYSTEM_FAILURE'> = 'USER_CANCELED',
+): Promise<Order | undefined> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx.query<{ user_id: string }>(`SELECT user_id FROM orders WHERE id = $1`, [orderId]);
+    if (row === undefined || (owner !== undefined && row.user_id !== owner)) return undefined;
+    const moved = await transitionOrder(tx, orderId, 'success', 'canceled', reason);
+    if (moved === undefined) throw orderNotCancelable();
+    await releaseEffects(tx, moved);
+    await enqueueOrderEvents(tx, [orderId]);
+    return findOrder(tx, row.user_id, orderId);
+  });
+}
+
+/** The position a newest-first order list's cursor holds, or `undefined` for the first page. */
+export function orderPositionAfter(cursors: CursorCodec, scope: string, cursor: string | undefined): OrderPosition | undefined {
+  if (cursor === undefined) return undefined;
+  const [createdAt, id] = cursors.decode(scope, cursor, 2);
+  return { createdAt: String(createdAt), id: String(id) };
+}
+
+/** An order only the journal holds yet, as the database will show it once recorded: pending. */
+export function journaledOrder(entry: PendingEntry): Order {
+  return {
+    orderId: entry.orderId,
+    status: 'pending',
+    reason: null,
+    items: [...entry.lines],
+    totalAmount: entry.totalAmount,
+    discountAmount: entry.discountAmount,
+    paidAmount: entry.totalAmount - entry.discountAmount,
+    couponId: entry.couponId,
+    createdAt: entry.at,
+  };
 }

@@ -5,6 +5,7 @@
  * a single round trip, and no rule depends on a value read earlier by the app.
  */
 import type { Queryable, Tx } from '../db.js';
+import { toIso } from '../time.js';
 import type { LedgerEntry, LedgerType } from './schemas.js';
 
 type LedgerRow = {
@@ -23,7 +24,7 @@ function rowToEntry(row: LedgerRow): LedgerEntry {
     amount: row.amount,
     balanceAfter: row.balance_after,
     orderId: row.order_id,
-    createdAt: new Date(row.created_at).toISOString(),
+    createdAt: toIso(row.created_at),
   };
 }
 

@@ -1,5 +1,5 @@
-import type { Api } from '../app.js';
-import { PageQuery } from '../pagination.js';
+import type { Api } from '../api.js';
+import { beforeAllIds, PageQuery, pageRequest } from '../pagination.js';
 import { bearerSecurity, errorResponses } from '../schemas.js';
 import { findBalance, listLedger } from './queries.js';
 import { Balance, ChargeBody, ChargeHeaders, ChargeResult, History } from './schemas.js';
@@ -7,11 +7,9 @@ import { chargePoints } from './service.js';
 
 const tags = ['points'];
 const historyScope = 'points-history';
-// Larger than any ledger id, so the first page starts at the newest entry.
-const beforeAllIds = Number.MAX_SAFE_INTEGER;
 
 export async function pointRoutes(api: Api): Promise<void> {
-  const { db, cursors, config } = api.ctx;
+  const { db, cursors, config } = api;
 
   api.post(
     '/points/charge',
@@ -45,8 +43,8 @@ export async function pointRoutes(api: Api): Promise<void> {
     '/points/history',
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: History, ...errorResponses() } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
-      const beforeId = cursor === undefined ? beforeAllIds : Number(cursors.decode(historyScope, cursor, 1)[0]);
+      const { limit, cursor } = pageRequest(request.query);
+      const beforeId = cursors.idOf(historyScope, cursor, beforeAllIds);
       const rows = await listLedger(db, request.principal.userId, beforeId, limit + 1);
       const page = cursors.page(historyScope, rows, limit, (entry) => [entry.id]);
       return { entries: page.items, nextCursor: page.nextCursor };

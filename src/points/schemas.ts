@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { NextCursor } from '../pagination.js';
+import { IdempotencyKey } from '../schemas.js';
 
 /**
  * The schema only refuses what is not a sane integer at all; every integer in
@@ -7,7 +8,6 @@ import { NextCursor } from '../pagination.js';
  * CHARGE_ABOVE_MAXIMUM rather than a bare VALIDATION_ERROR.
  */
 export const amountInputMaxWon = 1_000_000_000_000;
-export const idempotencyKeyLengthMax = 255;
 
 export const ChargeBody = Type.Object(
   { amount: Type.Integer({ minimum: -amountInputMaxWon, maximum: amountInputMaxWon, description: 'won' }) },
@@ -17,9 +17,7 @@ export type ChargeBody = Static<typeof ChargeBody>;
 
 /** Other headers pass; only the idempotency key is checked. */
 export const ChargeHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: idempotencyKeyLengthMax, description: 'makes a retried charge safe' }),
-  ),
+  'idempotency-key': Type.Optional(IdempotencyKey('makes a retried charge safe')),
 });
 
 export const ChargeResult = Type.Object({ userId: Type.String(), newBalance: Type.Integer() });

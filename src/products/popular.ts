@@ -30,17 +30,9 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Queryable } from '../db.js';
 import type { CatalogueReads } from '../replica.js';
-import {
-  bucketOf,
-  databaseNow,
-  findProductsSoldSince,
-  findSalesLeaders,
-  findTopSellers,
-  popularCountMax,
-  popularWindowMs,
-  pruneSales,
-  type PopularProduct,
-} from './sales.js';
+import { bucketOf, databaseNow, findProductsSoldSince, findSalesLeaders, findTopSellers, popularWindowMs } from './popular-queries.js';
+import { pruneSales } from './queries.js';
+import { popularCountMax, type PopularProduct } from './schemas.js';
 
 // Every refresh costs a few queries in every instance; two seconds keeps that
 // small while the list stays well within the 5 s the SPEC allows.
@@ -97,13 +89,7 @@ export class PopularProducts {
     private readonly limits: PopularLimits,
   ) {}
 
-  /** The list (never mutated: a refresh replaces it). */
-  async list(): Promise<PopularProduct[]> {
-    await this.#fresh();
-    return this.#products;
-  }
-
-  /** `{products}` as JSON, as fresh as `list()`. */
+  /** `{products}` as JSON, as old as the SPEC allows at most. */
   async body(): Promise<string> {
     await this.#fresh();
     return this.#body;

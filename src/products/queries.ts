@@ -1,4 +1,4 @@
-import type { Queryable } from '../db.js';
+import type { Queryable, Tx } from '../db.js';
 import type { CreateProduct, PatchProduct, Product } from './schemas.js';
 
 type ProductRow = { id: number; name: string; price: number; stock: number };
@@ -50,4 +50,32 @@ export async function findProducts(db: Queryable, ids: readonly number[]): Promi
 export async function listProducts(db: Queryable, afterId: number, limit: number): Promise<Product[]> {
   const rows = await db.query<ProductRow>(`SELECT ${columns} FROM products WHERE id > $1 ORDER BY id LIMIT $2`, [afterId, limit]);
   return rows.map(rowToProduct);
+}
+
+/**
+ * Buckets older than this (by the database's clock) are deleted, and a cancel
+ * no longer touches them: they are far outside the window. The two limits are
+ * a day apart so a pruning and a cancel never wait on the same rows.
+ */
+const withdrawAgeMaxDays = 7;
+const pruneAgeDays = 8;
+
+/**
+ * Takes a paid order's lines out of their bucket of the sales aggregate (`product_sales`), a step of the
+ * order's compensation (src/orders/compensation.ts); runs in the transaction that clears `holds_effects`.
+ */
+export async function withdrawSales(tx: Tx, orderId: string): Promise<void> {
+  await tx.query(
+    `UPDATE product_sales s SET quantity = s.quantity - oi.quantity
+       FROM orders o JOIN order_items oi ON oi.order_id = o.id
+      WHERE o.id = $1 AND s.product_id = oi.product_id
+        AND s.bucket = date_bin('1 hour', o.paid_at, timestamptz '2000-01-01 00:00+00')
+        AND s.bucket >= now() - make_interval(days => $2)`,
+    [orderId, withdrawAgeMaxDays],
+  );
+}
+
+/** Deletes the sales aggregate's old buckets; the popular refresh runs it now and then. */
+export async function pruneSales(db: Queryable): Promise<void> {
+  await db.query(`DELETE FROM product_sales WHERE bucket < now() - make_interval(days => $1)`, [pruneAgeDays]);
 }

@@ -1,6 +1,6 @@
-import type { Api } from '../app.js';
+import type { Api } from '../api.js';
 import { productNotFound } from '../errors.js';
-import { PageQuery } from '../pagination.js';
+import { PageQuery, pageRequest } from '../pagination.js';
 import { IdParams, bearerSecurity, errorResponses } from '../schemas.js';
 import { insertProduct, listProducts, updateProduct } from './queries.js';
 import { CreateProduct, PatchProduct, PopularList, ProductBody, ProductList } from './schemas.js';
@@ -8,14 +8,14 @@ import { CreateProduct, PatchProduct, PopularList, ProductBody, ProductList } fr
 const tags = ['products'];
 
 export async function productRoutes(api: Api): Promise<void> {
-  const { db, reads, cursors, requireAdmin, products, popular } = api.ctx;
+  const { db, reads, cursors, requireAdmin, productCache, popular } = api;
 
   api.get(
     '/products',
     { schema: { tags, security: bearerSecurity, querystring: PageQuery, response: { 200: ProductList, ...errorResponses() } } },
     async (request) => {
-      const { limit = 20, cursor } = request.query;
-      const afterId = cursor === undefined ? 0 : Number(cursors.decode('products', cursor, 1)[0]);
+      const { limit, cursor } = pageRequest(request.query);
+      const afterId = cursors.idOf('products', cursor, 0);
       const { value: rows } = await reads.read((source) => listProducts(source, afterId, limit + 1));
       const page = cursors.page('products', rows, limit, (product) => [product.id]);
       return { products: page.items, nextCursor: page.nextCursor };
@@ -42,7 +42,7 @@ export async function productRoutes(api: Api): Promise<void> {
     '/products/:id',
     { schema: { tags, security: bearerSecurity, params: IdParams, response: { 200: ProductBody, ...errorResponses(404) } } },
     async (request) => {
-      const product = await products.fresh(reads, Number(request.params.id));
+      const product = await productCache.fresh(reads, Number(request.params.id));
       if (product === undefined) throw productNotFound();
       return { product };
     },
@@ -56,7 +56,7 @@ export async function productRoutes(api: Api): Promise<void> {
     },
     async (request, reply) => {
       const product = await insertProduct(db, request.body);
-      products.remember(product);
+      productCache.remember(product);
       return reply.code(201).send({ product });
     },
   );
@@ -76,7 +76,7 @@ export async function productRoutes(api: Api): Promise<void> {
     async (request) => {
       const product = await updateProduct(db, Number(request.params.id), request.body);
       if (product === undefined) throw productNotFound();
-      products.remember(product);
+      productCache.remember(product);
       return { product };
     },
   );

@@ -28,6 +28,9 @@ export const PatchProduct = Type.Object(
 );
 export type PatchProduct = Static<typeof PatchProduct>;
 
+/** How many products the popular list holds at most. */
+export const popularCountMax = 5;
+
 export const PopularProduct = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
@@ -35,4 +38,5 @@ export const PopularProduct = Type.Object({
   stock: Type.Integer(),
   soldQuantity: Type.Integer({ description: 'units sold in success orders paid in the last 72 hours' }),
 });
-export const PopularList = Type.Object({ products: Type.Array(PopularProduct, { maxItems: 5 }) });
+export type PopularProduct = Static<typeof PopularProduct>;
+export const PopularList = Type.Object({ products: Type.Array(PopularProduct, { maxItems: popularCountMax }) });

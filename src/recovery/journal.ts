@@ -14,24 +14,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PaymentInput } from '../orders/queries.js';
+import { applyLine, recordLine, type JournalRecord, type PendingEntry } from './entries.js';
 import { PeerJournals } from './peers.js';
-
-/**
- * The payment's input as sent, and when the client was told 202 (ISO). The
- * prices are those this process last knew (the payment reads its own under
- * lock and its answer was lost), so the amounts are an estimate: the record
- * of an order that never reached the database, and what a pending order
- * shows until recovery settles it.
- */
-export type PendingEntry = Omit<PaymentInput, 'lines'> & {
-  lines: Array<{ productId: number; quantity: number; unitPrice: number }>;
-  totalAmount: number;
-  discountAmount: number;
-  at: string;
-};
-
-type Record = { type: 'pending'; entry: PendingEntry } | { type: 'settled'; orderId: string };
 
 const heartbeatIntervalMs = 1_000;
 /** A heartbeat older than this means the instance is gone. */
@@ -71,7 +55,7 @@ export class PendingJournal {
     await utimes(beat, now, now).catch(async () => (await open(beat, 'w')).close());
   }
 
-  async #write(record: Record): Promise<void> {
+  async #write(record: JournalRecord): Promise<void> {
     if (this.#file === undefined) return;
     if (this.#batch === undefined) {
       const lines: string[] = [];
@@ -84,7 +68,7 @@ export class PendingJournal {
       });
       this.#batch = { lines, done };
     }
-    this.#batch.lines.push(`${JSON.stringify(record)}\n`);
+    this.#batch.lines.push(recordLine(record));
     return this.#batch.done;
   }
 
@@ -172,19 +156,9 @@ export class PendingJournal {
   }
 }
 
-/** Unsettled entries of a journal's text; a torn last line (a crash mid-write, never answered 202) is ignored. */
+/** Unsettled entries of a journal's text. */
 export function parseJournal(text: string): PendingEntry[] {
-  const open = new Map<string, PendingEntry>();
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    let record: Record;
-    try {
-      record = JSON.parse(line) as Record;
-    } catch {
-      continue;
-    }
-    if (record.type === 'pending') open.set(record.entry.orderId, record.entry);
-    else open.delete(record.orderId);
-  }
-  return [...open.values()];
+  const unsettled = new Map<string, PendingEntry>();
+  for (const line of text.split('\n')) applyLine(unsettled, line);
+  return [...unsettled.values()];
 }

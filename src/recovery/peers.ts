@@ -12,9 +12,7 @@
  */
 import { closeSync, fstatSync, openSync, readdirSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import type { PendingEntry } from './journal.js';
-
-type JournalRecord = { type: 'pending'; entry: PendingEntry } | { type: 'settled'; orderId: string };
+import { applyLine, type PendingEntry } from './entries.js';
 
 type PeerFile = { fd: number; offset: number; partial: Buffer; entries: Map<string, PendingEntry> };
 
@@ -124,16 +122,6 @@ export class PeerJournals {
     // Bytes after the last newline are a line still being written: kept as bytes, a character may be cut.
     const end = tail.lastIndexOf(0x0a) + 1;
     file.partial = tail.subarray(end);
-    for (const line of tail.subarray(0, end).toString('utf8').split('\n')) {
-      if (line === '') continue;
-      let record: JournalRecord;
-      try {
-        record = JSON.parse(line) as JournalRecord;
-      } catch {
-        continue;
-      }
-      if (record.type === 'pending') file.entries.set(record.entry.orderId, record.entry);
-      else file.entries.delete(record.orderId);
-    }
+    for (const line of tail.subarray(0, end).toString('utf8').split('\n')) applyLine(file.entries, line);
   }
 }

@@ -16,7 +16,7 @@ import { enqueueOrderEvents } from '../events/queries.js';
 import { releaseEffects } from '../orders/compensation.js';
 import { transitionOrder } from '../orders/state.js';
 import type { OrderStatus } from '../orders/schemas.js';
-import type { PendingEntry } from './journal.js';
+import type { PendingEntry } from './entries.js';
 
 async function insertPendingRow(tx: Tx, entry: PendingEntry, key: string): Promise<boolean> {
   const inserted = await tx.query(

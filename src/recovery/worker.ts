@@ -20,6 +20,11 @@ const sweepBatchMax = 100;
  */
 const fenceRetryMs = 50;
 
+/** A tenth of the recovery deadline, so that several ticks fit in it, within 50 ms … 1 s. */
+export function recoveryIntervalMs(recoveryDeadlineMs: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(recoveryDeadlineMs / 10)));
+}
+
 export type RecoveryStatus = { journalBacklog: number; pendingOrders: number; lastSweepAt: string | null; lastError: string | null };
 
 export class RecoveryWorker {
@@ -36,7 +41,7 @@ export class RecoveryWorker {
     readonly db: Database,
     readonly journal: PendingJournal,
     readonly log: FastifyBaseLogger,
-    /** A fraction of the recovery deadline, so that several ticks fit in it. */
+    /** A fraction of the recovery deadline (`recoveryIntervalMs`). */
     readonly intervalMs: number,
   ) {}
 

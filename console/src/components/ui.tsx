@@ -1,5 +1,6 @@
 /** Small building blocks every view uses: labelled fields, error lines, pagers, status badges. */
 import type { ComponentChildren } from 'preact';
+import type { Paged } from '../hooks.js';
 import type { ApiErrorLike } from '../lib/fields.js';
 import { orderStatusText } from '../lib/format.js';
 
@@ -58,17 +59,18 @@ export function Field(props: FieldProps) {
 }
 
 /** Forward-only keyset pages: the cursors seen so far make "previous" possible without offsets. */
-export function Pager(props: { page: number; hasNext: boolean; onFirst: () => void; onPrevious: () => void; onNext: () => void; label: string }) {
+export function Pager(props: { list: Paged<unknown>; label: string }) {
+  const { list } = props;
   return (
     <nav class="pager" aria-label={props.label}>
-      <button type="button" onClick={props.onFirst} disabled={props.page === 0}>
+      <button type="button" onClick={list.first} disabled={list.page === 0}>
         처음
       </button>
-      <button type="button" onClick={props.onPrevious} disabled={props.page === 0}>
+      <button type="button" onClick={list.previous} disabled={list.page === 0}>
         이전
       </button>
-      <span aria-live="polite">{props.page + 1} 페이지</span>
-      <button type="button" onClick={props.onNext} disabled={!props.hasNext}>
+      <span aria-live="polite">{list.page + 1} 페이지</span>
+      <button type="button" onClick={list.next} disabled={!list.hasNext}>
         다음
       </button>
     </nav>

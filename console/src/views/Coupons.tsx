@@ -1,10 +1,10 @@
 /** Coupons: campaigns with issued / total, read again every second, and a new campaign with every field the service takes. */
 import { useId, useState } from 'preact/hooks';
 import type { paths } from '@commerce/client';
-import { api, asApiError, unwrap } from '../api.js';
+import { api, unwrap } from '../api.js';
 import { ErrorLine, Field, Pager, Section } from '../components/ui.js';
-import { usePaged } from '../hooks.js';
-import { localDateTimeToIso, noErrors, placeError, readIntegers, userIdList, type FormErrors } from '../lib/fields.js';
+import { usePaged, useSubmission } from '../hooks.js';
+import { localDateTimeToIso, placeError, readIntegers, userIdList, type FormErrors } from '../lib/fields.js';
 import { describeDiscount, formatCount, formatTime, formatWon, issuedPercent } from '../lib/format.js';
 
 type CampaignInput = paths['/api/admin/coupons']['post']['requestBody']['content']['application/json'];
@@ -128,8 +128,7 @@ function OptionalFields(props: FieldsProps) {
 function CreateCampaign(props: { onCreated: () => void }) {
   const id = useId();
   const [text, setText] = useState(emptyCampaign);
-  const [errors, setErrors] = useState<FormErrors>(noErrors);
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, busy, send } = useSubmission();
   const [done, setDone] = useState<string | undefined>(undefined);
   const set = (field: keyof CampaignText) => (value: string) => setText({ ...text, [field]: value });
   const fieldOf = (field: keyof CampaignText) => `${field}${id}`;
@@ -139,18 +138,15 @@ function CreateCampaign(props: { onCreated: () => void }) {
     setDone(undefined);
     const read = readCampaign(text);
     if ('errors' in read) return setErrors(read.errors);
-    setBusy(true);
-    try {
-      const { coupon } = await unwrap(api.POST('/api/admin/coupons', { body: read.body }));
-      setErrors(noErrors);
-      setText(emptyCampaign);
-      setDone(`캠페인 ${coupon.code}을(를) 만들었습니다.`);
-      props.onCreated();
-    } catch (failure) {
-      setErrors(placeError(asApiError(failure), campaignFields));
-    } finally {
-      setBusy(false);
-    }
+    await send(
+      () => unwrap(api.POST('/api/admin/coupons', { body: read.body })),
+      ({ coupon }) => {
+        setText(emptyCampaign);
+        setDone(`캠페인 ${coupon.code}을(를) 만들었습니다.`);
+        props.onCreated();
+      },
+      (error) => placeError(error, campaignFields),
+    );
   };
 
   const typeId = fieldOf('discountType');
@@ -259,7 +255,7 @@ export function CouponsView() {
           </table>
         </div>
         {list.items?.length === 0 ? <p class="muted">캠페인이 없습니다.</p> : null}
-        <Pager label="캠페인 목록 페이지" page={list.page} hasNext={list.hasNext} onFirst={list.first} onPrevious={list.previous} onNext={list.next} />
+        <Pager label="캠페인 목록 페이지" list={list} />
       </Section>
       <CreateCampaign onCreated={list.reload} />
     </>

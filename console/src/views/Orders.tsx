@@ -214,7 +214,7 @@ function UserOrders(props: { reloads: number }) {
       <ErrorLine error={list.error} />
       {list.items === undefined ? null : <OrderTable orders={list.items} caption={`${filter?.userId ?? ''}의 주문 (최신 순)`} />}
       {list.items === undefined ? null : (
-        <Pager label="주문 목록 페이지" page={list.page} hasNext={list.hasNext} onFirst={list.first} onPrevious={list.previous} onNext={list.next} />
+        <Pager label="주문 목록 페이지" list={list} />
       )}
     </Section>
   );

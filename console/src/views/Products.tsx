@@ -3,13 +3,14 @@ import { useEffect, useId, useState } from 'preact/hooks';
 import type { paths } from '@commerce/client';
 import { api, asApiError, unwrap } from '../api.js';
 import { ErrorLine, Field, Pager, Section } from '../components/ui.js';
-import { usePaged, usePolled } from '../hooks.js';
-import { changedFields, noErrors, placeError, readIntegers, type ApiErrorLike, type FormErrors } from '../lib/fields.js';
+import { usePaged, usePolled, useSubmission } from '../hooks.js';
+import { changedFields, placeError, readIntegers, type ApiErrorLike, type FormErrors } from '../lib/fields.js';
 import { formatCount, formatWon } from '../lib/format.js';
 
 type Product = paths['/api/products']['get']['responses'][200]['content']['application/json']['products'][number];
 const productFields = ['name', 'price', 'stock'] as const;
 type ProductText = Record<(typeof productFields)[number], string>;
+const placeProductError = (error: ApiErrorLike) => placeError(error, productFields);
 
 const emptyProduct: ProductText = { name: '', price: '', stock: '' };
 
@@ -37,8 +38,7 @@ function ProductFields(props: { prefix: string; text: ProductText; errors: FormE
 function CreateProduct(props: { onCreated: (product: Product) => void }) {
   const prefix = useId();
   const [text, setText] = useState(emptyProduct);
-  const [errors, setErrors] = useState<FormErrors>(noErrors);
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, busy, send } = useSubmission();
   const [done, setDone] = useState<string | undefined>(undefined);
 
   const submit = async (event: Event) => {
@@ -46,18 +46,15 @@ function CreateProduct(props: { onCreated: (product: Product) => void }) {
     setDone(undefined);
     const read = readProduct(text);
     if ('errors' in read) return setErrors(read.errors);
-    setBusy(true);
-    try {
-      const { product } = await unwrap(api.POST('/api/admin/products', { body: read.body }));
-      setErrors(noErrors);
-      setText(emptyProduct);
-      setDone(`상품 #${product.id} "${product.name}"을(를) 등록했습니다.`);
-      props.onCreated(product);
-    } catch (failure) {
-      setErrors(placeError(asApiError(failure), productFields));
-    } finally {
-      setBusy(false);
-    }
+    await send(
+      () => unwrap(api.POST('/api/admin/products', { body: read.body })),
+      ({ product }) => {
+        setText(emptyProduct);
+        setDone(`상품 #${product.id} "${product.name}"을(를) 등록했습니다.`);
+        props.onCreated(product);
+      },
+      placeProductError,
+    );
   };
 
   return (
@@ -80,8 +77,7 @@ function EditProduct(props: { product: Product; onSaved: (product: Product) => v
   const { product } = props;
   const initial: ProductText = { name: product.name, price: String(product.price), stock: String(product.stock) };
   const [text, setText] = useState(initial);
-  const [errors, setErrors] = useState<FormErrors>(noErrors);
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, busy, send } = useSubmission();
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -89,16 +85,11 @@ function EditProduct(props: { product: Product; onSaved: (product: Product) => v
     if ('errors' in read) return setErrors(read.errors);
     const patch = changedFields<ProductInput>(product, read.body);
     if (Object.keys(patch).length === 0) return props.onClose();
-    setBusy(true);
-    try {
-      const answer = await unwrap(api.PATCH('/api/admin/products/{id}', { params: { path: { id: String(product.id) } }, body: patch }));
-      setErrors(noErrors);
-      props.onSaved(answer.product);
-    } catch (failure) {
-      setErrors(placeError(asApiError(failure), productFields));
-    } finally {
-      setBusy(false);
-    }
+    await send(
+      () => unwrap(api.PATCH('/api/admin/products/{id}', { params: { path: { id: String(product.id) } }, body: patch })),
+      (answer) => props.onSaved(answer.product),
+      placeProductError,
+    );
   };
 
   return (
@@ -244,7 +235,7 @@ export function ProductsView() {
         </div>
         {rows.length === 0 && list.items !== undefined ? <p class="muted">상품이 없습니다.</p> : null}
         {picked === undefined ? (
-          <Pager label="상품 목록 페이지" page={list.page} hasNext={list.hasNext} onFirst={list.first} onPrevious={list.previous} onNext={list.next} />
+          <Pager label="상품 목록 페이지" list={list} />
         ) : null}
       </Section>
       <Popular />

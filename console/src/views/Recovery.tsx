@@ -74,7 +74,7 @@ export function RecoveryView() {
       <Section title="처리 중(pending) 주문">
         <ErrorLine error={pending.error} />
         {pending.items === undefined ? null : <OrderTable orders={pending.items} caption="처리 중 주문 (최신 순)" />}
-        <Pager label="처리 중 주문 페이지" page={pending.page} hasNext={pending.hasNext} onFirst={pending.first} onPrevious={pending.previous} onNext={pending.next} />
+        <Pager label="처리 중 주문 페이지" list={pending} />
       </Section>
     </>
   );

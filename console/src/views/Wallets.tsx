@@ -79,7 +79,7 @@ export function WalletsView(props: { param: string | undefined }) {
               </table>
             </div>
           )}
-          <Pager label="거래 내역 페이지" page={list.page} hasNext={list.hasNext} onFirst={list.first} onPrevious={list.previous} onNext={list.next} />
+          <Pager label="거래 내역 페이지" list={list} />
         </Section>
       )}
     </>

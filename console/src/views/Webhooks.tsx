@@ -9,8 +9,8 @@ import type { paths } from '@commerce/client';
 import { api, asApiError, unwrap } from '../api.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { ErrorLine, Field, Pager, Section } from '../components/ui.js';
-import { usePaged } from '../hooks.js';
-import { noErrors, placeError, type ApiErrorLike, type FormErrors } from '../lib/fields.js';
+import { usePaged, useSubmission } from '../hooks.js';
+import { placeError, type ApiErrorLike, type FormErrors } from '../lib/fields.js';
 import { formatTime } from '../lib/format.js';
 
 type WebhookInput = paths['/api/admin/webhooks']['post']['requestBody']['content']['application/json'];
@@ -58,8 +58,7 @@ function CreateWebhook(props: { onCreated: () => void }) {
   const typesErrorId = `types${id}-error`;
   const [url, setUrl] = useState('');
   const [types, setTypes] = useState<ReadonlySet<EventTypeChoice>>(new Set());
-  const [errors, setErrors] = useState<FormErrors>(noErrors);
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, busy, send } = useSubmission();
   const [created, setCreated] = useState<{ id: number; url: string; secret: string } | undefined>(undefined);
 
   const toggle = (type: EventTypeChoice, checked: boolean) => {
@@ -77,19 +76,16 @@ function CreateWebhook(props: { onCreated: () => void }) {
     if (eventTypes.length === 0) {
       return setErrors({ fields: { eventTypes: { code: 'NO_EVENT_TYPES', message: '받을 이벤트 유형을 하나 이상 골라 주세요.' } } });
     }
-    setBusy(true);
-    try {
-      const { webhook } = await unwrap(api.POST('/api/admin/webhooks', { body: { url: url.trim(), eventTypes } }));
-      setErrors(noErrors);
-      setUrl('');
-      setTypes(new Set());
-      setCreated({ id: webhook.id, url: webhook.url, secret: webhook.secret });
-      props.onCreated();
-    } catch (failure) {
-      setErrors(placeWebhookError(asApiError(failure)));
-    } finally {
-      setBusy(false);
-    }
+    await send(
+      () => unwrap(api.POST('/api/admin/webhooks', { body: { url: url.trim(), eventTypes } })),
+      ({ webhook }) => {
+        setUrl('');
+        setTypes(new Set());
+        setCreated({ id: webhook.id, url: webhook.url, secret: webhook.secret });
+        props.onCreated();
+      },
+      placeWebhookError,
+    );
   };
 
   const all = types.has('*');
@@ -227,7 +223,7 @@ function Deliveries(props: { webhook: Webhook; onClose: () => void }) {
         </table>
       </div>
       {list.items?.length === 0 ? <p class="muted">전송 기록이 없습니다.</p> : null}
-      <Pager label="전송 내역 페이지" page={list.page} hasNext={list.hasNext} onFirst={list.first} onPrevious={list.previous} onNext={list.next} />
+      <Pager label="전송 내역 페이지" list={list} />
     </Section>
   );
 }
@@ -327,7 +323,7 @@ export function WebhooksView() {
           </table>
         </div>
         {list.items?.length === 0 ? <p class="muted">등록된 웹훅이 없습니다.</p> : null}
-        <Pager label="웹훅 목록 페이지" page={list.page} hasNext={list.hasNext} onFirst={list.first} onPrevious={list.previous} onNext={list.next} />
+        <Pager label="웹훅 목록 페이지" list={list} />
         <ConfirmDialog
           open={deleting !== undefined}
           title="웹훅을 삭제할까요?"

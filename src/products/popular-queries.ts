@@ -1,39 +1,15 @@
 /**
- * The sales aggregate behind the popular products (migrations/005_popular.sql):
- * units sold per product per UTC hour, counting the orders that hold their
- * effects. The payment (pay_orders) adds to it; `withdrawSales` takes an order back out.
+ * What the popular list reads (src/products/popular.ts) from the sales
+ * aggregate (migrations/005_popular.sql): units sold per product per UTC
+ * hour, counting the orders that hold their effects, and those orders' lines
+ * where the window's edge cuts a bucket. The payment (pay_orders) adds to the
+ * aggregate; `withdrawSales` (queries.ts) takes a canceled order back out.
  */
-import type { Queryable, Tx } from '../db.js';
+import type { Queryable } from '../db.js';
+import { popularCountMax, type PopularProduct } from './schemas.js';
 
 export const bucketMs = 3_600_000;
 export const popularWindowMs = 72 * bucketMs;
-export const popularCountMax = 5;
-
-/**
- * Buckets older than this (by the database's clock) are deleted, and a cancel
- * no longer touches them: they are far outside the window. The two limits are
- * a day apart so a pruning and a cancel never wait on the same rows.
- */
-const withdrawAgeMaxDays = 7;
-const pruneAgeDays = 8;
-
-/** Takes a paid order's lines out of its bucket; runs in the transaction that clears `holds_effects`. */
-export async function withdrawSales(tx: Tx, orderId: string): Promise<void> {
-  await tx.query(
-    `UPDATE product_sales s SET quantity = s.quantity - oi.quantity
-       FROM orders o JOIN order_items oi ON oi.order_id = o.id
-      WHERE o.id = $1 AND s.product_id = oi.product_id
-        AND s.bucket = date_bin('1 hour', o.paid_at, timestamptz '2000-01-01 00:00+00')
-        AND s.bucket >= now() - make_interval(days => $2)`,
-    [orderId, withdrawAgeMaxDays],
-  );
-}
-
-export async function pruneSales(db: Queryable): Promise<void> {
-  await db.query(`DELETE FROM product_sales WHERE bucket < now() - make_interval(days => $1)`, [pruneAgeDays]);
-}
-
-export type PopularProduct = { id: number; name: string; price: number; stock: number; soldQuantity: number };
 
 type PopularRow = { id: number; name: string; price: number; stock: number; sold: number };
 
