@@ -4,11 +4,18 @@
  * It is registered before every plugin that uses it, so that its onClose
  * hook, registered first, runs last (Fastify runs onClose hooks in reverse
  * order of registration): everything else stops before the database closes.
+ * Where no autovacuum runs, it also keeps the tables' statistics up to date
+ * as they grow (housekeeping.ts).
  */
 import fp from 'fastify-plugin';
 import type { Api } from './api.js';
 import { openDatabase, type Database } from './db.js';
+import { keepStatistics } from './housekeeping.js';
 import { migrate } from './migrate.js';
+import { WorkLoop } from './work-loop.js';
+
+/** How often the statistics keeper looks for tables that doubled. */
+const statisticsEveryMs = 2_000;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,6 +36,11 @@ export const database = fp(
     if (lent === undefined) app.addHook('onClose', async () => db.close());
     await migrate(db);
     app.decorate('db', db);
+    const log = app.log.child({ component: 'statistics' });
+    const statistics = new WorkLoop('statistics keeper', () => keepStatistics(db, log), statisticsEveryMs, log);
+    app.addHook('onReady', async () => statistics.start());
+    // Registered after the database's own hook, so it runs first: the keeper stops before the database closes.
+    app.addHook('onClose', async () => statistics.stop());
   },
   { name: 'database', dependencies: ['core'] },
 );

@@ -8,7 +8,7 @@
 import fp from 'fastify-plugin';
 import { apiRoutes, type Api } from '../api.js';
 import { WebhookDispatcher } from './delivery.js';
-import { WorkLoop } from './loop.js';
+import { WorkLoop } from '../work-loop.js';
 import { JetStreamPublisher } from './nats.js';
 import { OutboxRelay } from './relay.js';
 import { webhookRoutes } from './routes.js';

@@ -133,21 +133,6 @@ export async function purgeOutbox(db: Database, retentionMs: number, limit: numb
   return rows.length;
 }
 
-/**
- * Whether this service must vacuum the outbox itself: PGlite runs no
- * autovacuum, and a PostgreSQL server may have it switched off, for all
- * tables or for the outbox. Without a vacuum the space of relayed and purged
- * rows is never reused.
- */
-export async function needsOwnVacuum(db: Database): Promise<boolean> {
-  if (db.kind === 'pglite') return true;
-  const [row] = await db.query<{ autovacuum: boolean }>(
-    `SELECT current_setting('autovacuum') = 'on' AND NOT ('autovacuum_enabled=false' = ANY (coalesce(c.reloptions, '{}'))) AS autovacuum
-       FROM pg_class c WHERE c.oid = 'outbox'::regclass`,
-  );
-  return row?.autovacuum !== true;
-}
-
 /** Makes the space of dead outbox and delivery rows reusable (VACUUM runs outside a transaction). */
 export async function vacuumOutbox(db: Database): Promise<void> {
   await db.query('VACUUM outbox, webhook_deliveries');

@@ -15,7 +15,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db.js';
 import { toCloudEvent } from './envelope.js';
 import type { JetStreamPublisher } from './nats.js';
-import { claimEvents, markRelayed, needsOwnVacuum, purgeOutbox, releaseClaims, vacuumOutbox } from './queries.js';
+import { needsOwnVacuum } from '../housekeeping.js';
+import { claimEvents, markRelayed, purgeOutbox, releaseClaims, vacuumOutbox } from './queries.js';
 
 const purgeRoundsMax = 10;
 /** Rows rewritten or deleted since the last vacuum after which a step vacuums before claiming. */
@@ -95,7 +96,7 @@ export class OutboxRelay {
     }
     if (this.#rowsChanged >= vacuumAfterRows || (purgeDue && this.#rowsChanged > 0)) {
       this.#rowsChanged = 0;
-      if (await needsOwnVacuum(this.#db)) {
+      if (await needsOwnVacuum(this.#db, 'outbox')) {
         await vacuumOutbox(this.#db);
         this.stats.vacuums += 1;
       }
