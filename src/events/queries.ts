@@ -133,9 +133,14 @@ export async function purgeOutbox(db: Database, retentionMs: number, limit: numb
   return rows.length;
 }
 
-/** Makes the space of dead outbox and delivery rows reusable (VACUUM runs outside a transaction). */
-export async function vacuumOutbox(db: Database): Promise<void> {
+/**
+ * Makes the space of dead outbox and delivery rows reusable (VACUUM runs
+ * outside a transaction). Returns the outbox's rows as the vacuum counted them.
+ */
+export async function vacuumOutbox(db: Database): Promise<number> {
   await db.query('VACUUM outbox, webhook_deliveries');
+  const [row] = await db.query<{ rows: number }>(`SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_class WHERE oid = 'outbox'::regclass`);
+  return row?.rows ?? 0;
 }
 
 export type DueDelivery = {
