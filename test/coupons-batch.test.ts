@@ -1,12 +1,12 @@
 /**
  * Group commit of coupon claims (SPEC §6, §9.3): `claim_coupons` decides a
- * whole batch under the campaign's lock, and `ClaimBatcher` gathers the
+ * whole batch under the campaign's lock, and the claim batcher gathers the
  * concurrent claims of a process into batches without waiting on a timer.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { ClaimBatcher, claimBatchSizeMax } from '../src/coupons/batcher.js';
+import { claimBatchSizeMax, makeClaimBatcher } from '../src/coupons/batcher.js';
 import { claimCoupons, insertCampaign, type ClaimOutcome } from '../src/coupons/queries.js';
 import { openDatabase, type Database, type Queryable } from '../src/db.js';
 import { setupApp, testDb, uniqueUser } from './helper.js';
@@ -72,33 +72,33 @@ function recording(target: Queryable): { db: Queryable; sizes: number[] } {
   };
 }
 
-describe('ClaimBatcher', () => {
+describe('the claim batcher', () => {
   it('sends the first claim at once and gathers the rest, up to the batch size, while it runs', async () => {
     const total = 2 * claimBatchSizeMax + 201;
     const campaign = await createCampaign(total - 100);
     const { db: counted, sizes } = recording(db);
-    const batcher = new ClaimBatcher(counted);
+    const batcher = makeClaimBatcher(counted);
     const users = Array.from({ length: total }, () => uniqueUser('gather'));
-    const outcomes = await Promise.all(users.map((user) => batcher.claim(campaign.id, user, new Date())));
+    const outcomes = await Promise.all(users.map((user) => batcher.submit(campaign.id, { userId: user, now: new Date() })));
     assert.deepEqual(sizes, [1, claimBatchSizeMax, claimBatchSizeMax, 200]);
     // Batches run one after another, so the quota goes in the order of the claims.
     assert.deepEqual(kinds(outcomes), [...Array(total - 100).fill('issued'), ...Array(100).fill('soldOut')]);
     assert.deepEqual(await holders(campaign.id), users.slice(0, total - 100));
     // Idle again: the next claim goes alone, at once.
-    assert.equal((await batcher.claim(campaign.id, users[0]!, new Date())).kind, 'alreadyIssued');
+    assert.equal((await batcher.submit(campaign.id, { userId: users[0]!, now: new Date() })).kind, 'alreadyIssued');
     assert.deepEqual(sizes.slice(4), [1]);
   });
 
   it('a failed statement fails every claim of its batch, and the next claim starts afresh', async () => {
     const campaign = await createCampaign(10);
     let failures = 1;
-    const batcher = new ClaimBatcher({
+    const batcher = makeClaimBatcher({
       query: (text, params) => (failures-- > 0 ? Promise.reject(new Error('connection lost')) : db.query(text, params)),
     });
     const users = [uniqueUser('fail'), uniqueUser('fail')];
-    const settled = await Promise.allSettled(users.map((user) => batcher.claim(campaign.id, user, new Date())));
+    const settled = await Promise.allSettled(users.map((user) => batcher.submit(campaign.id, { userId: user, now: new Date() })));
     assert.deepEqual(settled.map((result) => result.status), ['rejected', 'fulfilled']);
-    assert.equal((await batcher.claim(campaign.id, users[0]!, new Date())).kind, 'issued');
+    assert.equal((await batcher.submit(campaign.id, { userId: users[0]!, now: new Date() })).kind, 'issued');
     assert.deepEqual(await holders(campaign.id), [users[1], users[0]]);
   });
 
@@ -109,9 +109,9 @@ describe('ClaimBatcher', () => {
       const quota = 300;
       const campaign = await createCampaign(quota);
       const users = Array.from({ length: 700 }, () => uniqueUser('multi'));
-      const batchers = instances.map((instance) => new ClaimBatcher(instance));
+      const batchers = instances.map((instance) => makeClaimBatcher(instance));
       // Every user claims through two instances at once.
-      const claims = users.flatMap((user, i) => [i % 3, (i + 1) % 3].map((n) => batchers[n]!.claim(campaign.id, user, new Date())));
+      const claims = users.flatMap((user, i) => [i % 3, (i + 1) % 3].map((n) => batchers[n]!.submit(campaign.id, { userId: user, now: new Date() })));
       const outcomes = await Promise.all(claims);
       const count = (kind: ClaimOutcome['kind']) => outcomes.filter((outcome) => outcome.kind === kind).length;
       assert.equal(count('issued'), quota);

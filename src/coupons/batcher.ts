@@ -17,21 +17,15 @@ export const claimBatchSizeMax = 500;
 
 type Claim = { userId: string; now: Date };
 
-export class ClaimBatcher {
-  readonly #batcher: KeyedBatcher<number, Claim, ClaimOutcome>;
+/** Claims of one campaign by key; `submit` rejects, for every claim of the batch, when its statement fails. */
+export type ClaimBatcher = KeyedBatcher<number, Claim, ClaimOutcome>;
 
-  constructor(db: Queryable) {
-    this.#batcher = new KeyedBatcher(
-      // Every claim was found inside the issue window at its own `now`, so the
-      // latest of them is inside it too, and the closest to the real issue time.
-      (campaignId, claims) =>
-        claimCoupons(db, campaignId, claims.map((claim) => claim.userId), new Date(Math.max(...claims.map((claim) => claim.now.getTime())))),
-      claimBatchSizeMax,
-    );
-  }
-
-  /** Resolves with this claim's outcome; rejects, for every claim of the batch, when its statement fails. */
-  claim(campaignId: number, userId: string, now: Date): Promise<ClaimOutcome> {
-    return this.#batcher.submit(campaignId, { userId, now });
-  }
+export function makeClaimBatcher(db: Queryable): ClaimBatcher {
+  return new KeyedBatcher(
+    // Every claim was found inside the issue window at its own `now`, so the
+    // latest of them is inside it too, and the closest to the real issue time.
+    (campaignId, claims) =>
+      claimCoupons(db, campaignId, claims.map((claim) => claim.userId), new Date(Math.max(...claims.map((claim) => claim.now.getTime())))),
+    claimBatchSizeMax,
+  );
 }

@@ -8,7 +8,7 @@ import { AppError } from '../errors.js';
 import { isUniqueViolation, type Database } from '../db.js';
 import { cacheLookups } from '../metrics.js';
 import { toIso } from '../time.js';
-import { ClaimBatcher } from './batcher.js';
+import { makeClaimBatcher, type ClaimBatcher } from './batcher.js';
 import { findCampaignByCode, hasCoupon, insertCampaign, listHolders, type Campaign } from './queries.js';
 import type { CreateCampaign, UserCoupon } from './schemas.js';
 
@@ -51,7 +51,7 @@ export class CouponIssuer {
     private readonly db: Database,
     private readonly now: () => Date,
   ) {
-    this.#batcher = new ClaimBatcher(db);
+    this.#batcher = makeClaimBatcher(db);
   }
 
   async createCampaign(input: CreateCampaign): Promise<Campaign> {
@@ -70,7 +70,7 @@ export class CouponIssuer {
     if (!isEligible(cached, userId, now)) throw notEligible();
     const { campaign } = cached;
     if (!cached.soldOut) {
-      const outcome = await this.#batcher.claim(campaign.id, userId, now);
+      const outcome = await this.#batcher.submit(campaign.id, { userId, now });
       if (outcome.kind === 'issued') return issuedCoupon(campaign, outcome.couponId, outcome.expiresAt);
       if (outcome.kind === 'alreadyIssued') throw alreadyIssued();
       cached.soldOut = true;
