@@ -31,7 +31,9 @@ const chromiumFlags = [
 const waitMs = 20_000;
 const artifacts = new URL('../test-artifacts/console/', import.meta.url);
 
-const { auth, db, url } = await setupApp();
+// A database of its own on PostgreSQL: the webhook view must first show an endpoint with no deliveries,
+// and the events of other files' orders, relayed into the shared database, would reach it first.
+const { auth, db, url } = await setupApp({}, { ownDatabase: true });
 const base = await url();
 const adminToken = auth.sign(uniqueUser('admin'), { admin: true });
 
