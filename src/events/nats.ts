@@ -56,6 +56,9 @@ export class JetStreamPublisher {
           reconnect: true,
           maxReconnectAttempts: -1,
           reconnectTimeWait: reconnectWaitMs,
+          // Otherwise every publish builds two Error objects up front, stack traces included, in case it
+          // fails: measured at 5.5 % of the service's CPU time while relaying a flash sale.
+          noAsyncTraces: true,
         });
         if (this.#closed) {
           await connection.close();
