@@ -58,11 +58,16 @@ export function Field(props: FieldProps) {
   );
 }
 
-/** Forward-only keyset pages: the cursors seen so far make "previous" possible without offsets. */
-export function Pager(props: { list: Paged<unknown>; label: string }) {
+/**
+ * Forward-only keyset pages: the cursors seen so far make "previous" possible without offsets.
+ * With `empty`, a loaded page with no items says so above the buttons.
+ */
+export function Pager(props: { list: Paged<unknown>; label: string; empty?: string }) {
   const { list } = props;
   return (
-    <nav class="pager" aria-label={props.label}>
+    <>
+      {props.empty !== undefined && list.items?.length === 0 ? <p class="muted">{props.empty}</p> : null}
+      <nav class="pager" aria-label={props.label}>
       <button type="button" onClick={list.first} disabled={list.page === 0}>
         처음
       </button>
@@ -73,7 +78,8 @@ export function Pager(props: { list: Paged<unknown>; label: string }) {
       <button type="button" onClick={list.next} disabled={!list.hasNext}>
         다음
       </button>
-    </nav>
+      </nav>
+    </>
   );
 }
 

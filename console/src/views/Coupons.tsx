@@ -254,8 +254,7 @@ export function CouponsView() {
             </tbody>
           </table>
         </div>
-        {list.items?.length === 0 ? <p class="muted">캠페인이 없습니다.</p> : null}
-        <Pager label="캠페인 목록 페이지" list={list} />
+        <Pager label="캠페인 목록 페이지" list={list} empty="캠페인이 없습니다." />
       </Section>
       <CreateCampaign onCreated={list.reload} />
     </>

@@ -222,8 +222,7 @@ function Deliveries(props: { webhook: Webhook; onClose: () => void }) {
           </tbody>
         </table>
       </div>
-      {list.items?.length === 0 ? <p class="muted">전송 기록이 없습니다.</p> : null}
-      <Pager label="전송 내역 페이지" list={list} />
+      <Pager label="전송 내역 페이지" list={list} empty="전송 기록이 없습니다." />
     </Section>
   );
 }
@@ -322,8 +321,7 @@ export function WebhooksView() {
             </tbody>
           </table>
         </div>
-        {list.items?.length === 0 ? <p class="muted">등록된 웹훅이 없습니다.</p> : null}
-        <Pager label="웹훅 목록 페이지" list={list} />
+        <Pager label="웹훅 목록 페이지" list={list} empty="등록된 웹훅이 없습니다." />
         <ConfirmDialog
           open={deleting !== undefined}
           title="웹훅을 삭제할까요?"
