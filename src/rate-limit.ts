@@ -9,6 +9,7 @@
  * a warning is logged (at most once per `storeErrorLogIntervalMs`) and
  * `rate_limit_store_errors_total` counts it.
  */
+import { once } from 'node:events';
 import rateLimit, { type FastifyRateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { Redis } from 'ioredis';
@@ -169,6 +170,11 @@ export async function registerRateLimits(app: FastifyInstance, config: Config): 
       countRateLimitStoreError(requests);
       warn(error);
     };
+    // Commands fail at once while disconnected, so requests served before the first connection would pass
+    // unchecked: the app waits for it (at most the connect timeout; Redis down still fails open).
+    app.addHook('onReady', async () => {
+      if (redis.status !== 'ready') await once(redis, 'ready', { signal: AbortSignal.timeout(redisConnectTimeoutMs) }).catch(() => {});
+    });
     app.addHook('onClose', async () => {
       redis.disconnect();
     });
