@@ -15,8 +15,9 @@ describe('statistics', () => {
     if (testDb === 'postgres') await t.db.query('ALTER TABLE wallets SET (autovacuum_enabled = false)');
     await t.app.ready();
     const estimate = async () => (await t.db.query<{ n: number }>(`SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'wallets'::regclass`))[0]!.n;
+    // Empty wallets: a balance without its ledger entry would break SPEC §9's balance = ledger sum.
     const grow = (from: number, to: number) =>
-      t.db.query(`INSERT INTO wallets (user_id, balance) SELECT 'statistics-' || g, g FROM generate_series($1::int, $2::int) g`, [from, to]);
+      t.db.query(`INSERT INTO wallets (user_id, balance) SELECT 'statistics-' || g, 0 FROM generate_series($1::int, $2::int) g`, [from, to]);
 
     await grow(1, 5_000);
     await waitFor(async () => (await estimate()) >= 4_000, 30_000, 'the grown table to be analysed');

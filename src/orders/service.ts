@@ -54,9 +54,9 @@ const paymentBatchSizeMax = 32;
  * bench's order loads, 1 in flight against 2, back to back: orders at 8
  * clients 1,867 against 1,520 req/s (batches of 3.9 against 2.2), at 32
  * clients 2,436 against 2,257, flash 3,376 against 2,394, flash-multi 2,513
- * against 2,680 with 0 deadlocks either way. Several
- * processes each have their own batch in flight. Well under the pool size,
- * so reads and charges always find a connection.
+ * against 2,680 with 0 deadlocks either way. Several processes each have
+ * their own batch in flight. Well under the pool size, so reads and charges
+ * always find a connection.
  */
 const paymentBatchesInFlightMax = 1;
 
