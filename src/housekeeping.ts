@@ -4,13 +4,15 @@
  * PostgreSQL for the tables autovacuum skips (`autovacuum = off`, or
  * `autovacuum_enabled = false` on the table).
  *
- * Statistics matter beyond the planner's first guess: the payment and the
- * claim are PL/pgSQL functions whose plans are made once per session and kept
- * until the statistics of a table they read change. A plan made while
- * `orders` was empty hashes the whole table on every call once it holds a
- * hundred thousand rows (measured: 4–8 × slower flash sales until the next
- * ANALYZE). So a table is analysed each time it has doubled in size since
- * its last analysis, which also makes every session plan again.
+ * Statistics matter beyond the planner's first guess: prepared statements
+ * and the PL/pgSQL functions keep their plans for the session, until the
+ * statistics of a table they read change. Before the payment's and the
+ * claim's lookups were written to stay keyed whatever the statistics
+ * (migrations/015_keyed_lookups.sql), a plan made while `orders` was empty
+ * hashed the whole table on every call once it held a hundred thousand rows
+ * (measured: 4–8 × slower flash sales until the next ANALYZE). So a table is
+ * analysed each time it has doubled in size since its last analysis, which
+ * also makes every session plan again.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from './db.js';

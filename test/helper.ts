@@ -61,19 +61,25 @@ export type SetupOptions = BuildOptions & {
   ownDatabase?: boolean;
 };
 
+/** On PostgreSQL, a fresh database of the caller's own: its URL, and how to drop it once nothing uses it. */
+export async function ownPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `orders_test_own_${process.pid}_${randomUUID().slice(0, 8)}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const url = new URL(adminPgUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
 /**
  * Builds the app on a fresh database (or this run's PostgreSQL) and closes it
  * after the file. The recovery worker is off unless asked for: on the shared
  * PostgreSQL database it would sweep other files' pending orders.
  */
 export async function setupApp(env: Record<string, string> = {}, options: SetupOptions = {}): Promise<TestApp> {
-  let ownName: string | undefined;
+  let own: Awaited<ReturnType<typeof ownPostgresDatabase>> | undefined;
   if (options.ownDatabase === true && testDb === 'postgres') {
-    ownName = `orders_test_own_${process.pid}_${randomUUID().slice(0, 8)}`;
-    await adminQuery(`CREATE DATABASE ${ownName}`);
-    const url = new URL(adminPgUrl);
-    url.pathname = `/${ownName}`;
-    env = { ...env, DATABASE_URL: url.toString() };
+    own = await ownPostgresDatabase();
+    env = { ...env, DATABASE_URL: own.url };
   }
   const config = testConfig(env);
   const db = options.db ?? (await openDatabase(config, () => {}));
@@ -82,7 +88,7 @@ export async function setupApp(env: Record<string, string> = {}, options: SetupO
   after(async () => {
     await app.close();
     if (options.db === undefined) await db.close();
-    if (ownName !== undefined) await adminQuery(`DROP DATABASE IF EXISTS ${ownName} WITH (FORCE)`);
+    await own?.drop();
   });
   return {
     app,
