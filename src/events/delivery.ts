@@ -10,7 +10,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db.js';
 import type { EventsConfig } from '../config.js';
 import { retryDelayMs } from './backoff.js';
-import { toCloudEvent } from './envelope.js';
+import { toEventMessage } from './envelope.js';
 import { postWebhook } from './http.js';
 import { claimDueDeliveries, recordDelivered, recordFailed, recordRetry, type DueDelivery } from './queries.js';
 import { signWebhook } from './signature.js';
@@ -66,8 +66,8 @@ export class WebhookDispatcher {
   }
 
   async #attempt(delivery: DueDelivery): Promise<void> {
-    const event = toCloudEvent({ ...delivery, id: delivery.event_id });
-    const body = JSON.stringify(event);
+    const event = toEventMessage({ ...delivery, id: delivery.event_id });
+    const body = event.json;
     const headers = signWebhook(delivery.secret, event.id, Math.floor(Date.now() / 1000), body);
     this.stats.attempts += 1;
     const result = await postWebhook(delivery.url, { ...headers }, body, {

@@ -1,7 +1,8 @@
 /**
  * The event envelope: CloudEvents 1.0 in structured JSON mode. The same bytes
  * go to JetStream and to every webhook, so a consumer of either reads one
- * shape and dedupes on `id`.
+ * shape and dedupes on `id`. `data` is spliced in as the outbox stored it
+ * (json text, written by the database), never parsed and written again.
  */
 import { toIso } from '../time.js';
 
@@ -24,18 +25,21 @@ export type CloudEvent = Readonly<{
   data: unknown;
 }>;
 
-/** An outbox row as the relay reads it. */
+/** An outbox row as the relay reads it; `data` is the stored json's text. */
 export type OutboxRow = {
   sequence: number;
   id: string;
   type: EventType;
   subject: string;
-  data: unknown;
+  data: string;
   created_at: Date | string;
 };
 
-export function toCloudEvent(row: OutboxRow): CloudEvent {
-  return {
+/** An event as it is sent: its id and type, and its CloudEvent as JSON. */
+export type EventMessage = Readonly<{ id: string; type: EventType; json: string }>;
+
+export function toEventMessage(row: OutboxRow): EventMessage {
+  const envelope: Omit<CloudEvent, 'data'> = {
     specversion: '1.0',
     id: row.id,
     source: eventSource,
@@ -44,8 +48,9 @@ export function toCloudEvent(row: OutboxRow): CloudEvent {
     time: toIso(row.created_at),
     datacontenttype: 'application/json',
     sequence: String(row.sequence),
-    data: row.data,
   };
+  const head = JSON.stringify(envelope);
+  return { id: row.id, type: row.type, json: `${head.slice(0, -1)},"data":${row.data}}` };
 }
 
 /** The JetStream subject of an event type. */

@@ -21,7 +21,7 @@
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import { connect, createInbox, headers, type Msg } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
-import { natsSubject, type CloudEvent } from './envelope.js';
+import { natsSubject, type EventMessage } from './envelope.js';
 
 export const streamName = 'SHOP';
 const streamSubjects = ['shop.>'];
@@ -145,7 +145,7 @@ export class JetStreamPublisher {
    * Publishes the events in order, all in flight at once, and tells which
    * were acknowledged. Throws (nothing acknowledged) when there is no connection.
    */
-  async publish(events: readonly CloudEvent[]): Promise<PublishOutcome> {
+  async publish(events: readonly EventMessage[]): Promise<PublishOutcome> {
     const connection = this.#connection;
     if (connection === undefined || connection.isClosed()) throw new Error('not connected to NATS');
     await this.#ensureStream(connection);
@@ -158,7 +158,7 @@ export class JetStreamPublisher {
           this.#awaiting.set(token, settle);
           const messageHeaders = headers();
           messageHeaders.set('Nats-Msg-Id', event.id);
-          connection.publish(natsSubject(event.type), JSON.stringify(event), { reply: `${this.#inbox}.${token}`, headers: messageHeaders });
+          connection.publish(natsSubject(event.type), event.json, { reply: `${this.#inbox}.${token}`, headers: messageHeaders });
         }),
     );
     const timer = setTimeout(() => this.#giveUp(tokens, 'no acknowledgement in time'), this.#publishTimeoutMs);

@@ -64,7 +64,7 @@ WITH picked AS (${pickUnrelayed}
 ), claimed AS (
   UPDATE outbox o SET claimed_until = now() + $2 * interval '1 millisecond'
     FROM picked p WHERE o.sequence = p.sequence
-  RETURNING o.sequence, o.id, o.type, o.subject, o.data, o.created_at
+  RETURNING o.sequence, o.id, o.type, o.subject, o.data::text AS data, o.created_at
 ), fanned AS (${fanOut}
 )
 SELECT c.*, (SELECT count(*) FROM fanned)::int AS fanned FROM claimed c ORDER BY c.sequence`;
@@ -153,7 +153,8 @@ export type DueDelivery = {
   event_id: string;
   type: EventType;
   subject: string;
-  data: unknown;
+  /** The stored json's text. */
+  data: string;
   created_at: Date | string;
 };
 
@@ -179,7 +180,7 @@ export async function claimDueDeliveries(db: Database, limit: number, leaseMs: n
      UPDATE webhook_deliveries d SET locked_until = now() + $2 * interval '1 millisecond', attempts = d.attempts + 1
        FROM due, webhooks w, outbox o
       WHERE d.id = due.id AND w.id = d.webhook_id AND o.sequence = d.event_sequence
-     RETURNING d.id, d.attempts, w.id AS webhook_id, w.url, w.secret, o.sequence, o.id AS event_id, o.type, o.subject, o.data, o.created_at`,
+     RETURNING d.id, d.attempts, w.id AS webhook_id, w.url, w.secret, o.sequence, o.id AS event_id, o.type, o.subject, o.data::text AS data, o.created_at`,
     [limit, leaseMs],
   );
 }

@@ -13,7 +13,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db.js';
-import { toCloudEvent } from './envelope.js';
+import { toEventMessage } from './envelope.js';
 import type { JetStreamPublisher } from './nats.js';
 import { needsOwnVacuum } from '../housekeeping.js';
 import { claimEvents, markRelayed, purgeOutbox, releaseClaims, vacuumOutbox } from './queries.js';
@@ -75,7 +75,7 @@ export class OutboxRelay {
     }
     let outcome;
     try {
-      outcome = await publisher.publish(events.map(toCloudEvent));
+      outcome = await publisher.publish(events.map(toEventMessage));
     } catch (error) {
       this.stats.publishFailures += events.length;
       await releaseClaims(this.#db, events.map((event) => event.sequence));
