@@ -45,24 +45,32 @@ export class Batcher<In, Out> {
     while (this.#inFlight < this.inFlightMax && this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, this.batchSizeMax);
       this.#inFlight++;
-      void this.#runBatch(batch).then(() => {
-        this.#inFlight--;
-        this.#start();
-        if (this.#inFlight === 0) this.onIdle?.();
-      });
+      void this.#runBatch(batch);
     }
   }
 
   async #runBatch(batch: Array<Waiter<In, Out>>): Promise<void> {
-    let outputs: Out[];
+    let handOut: () => void;
     try {
-      outputs = await this.run(batch.map((waiter) => waiter.input));
+      const outputs = await this.run(batch.map((waiter) => waiter.input));
       if (outputs.length !== batch.length) throw new Error(`a batch of ${batch.length} answered ${outputs.length} outputs`);
+      handOut = () => {
+        for (const [index, waiter] of batch.entries()) waiter.resolve(outputs[index]!);
+      };
     } catch (error) {
-      for (const waiter of batch) waiter.reject(error);
-      return;
+      handOut = () => {
+        for (const waiter of batch) waiter.reject(error);
+      };
     }
-    for (const [index, waiter] of batch.entries()) waiter.resolve(outputs[index]!);
+    this.#inFlight--;
+    // The next batch is on its way before this one's outputs are handed out:
+    // each output's work (an HTTP answer written to its socket) runs in
+    // promise jobs, and would otherwise go first — the connection pool hands
+    // the next batch its connection in a process.nextTick, which runs only
+    // once the promise jobs are done. setImmediate runs after both.
+    this.#start();
+    setImmediate(handOut);
+    if (this.#inFlight === 0) this.onIdle?.();
   }
 }
 
