@@ -104,7 +104,7 @@ function loadEventsConfig(env: NodeJS.ProcessEnv, production: boolean): EventsCo
     relayEnabled: boolean(env, 'OUTBOX_RELAY_ENABLED', true),
     outboxRetentionMs: integer(env, 'OUTBOX_RETENTION_MS', 86_400_000, 1_000, 90 * 86_400_000),
     outboxBatchMax: integer(env, 'OUTBOX_BATCH_MAX', 256, 1, 10_000),
-    outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 100, 5, 60_000),
+    outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 250, 5, 60_000),
     webhookRetryMinMs,
     webhookRetryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', Math.max(webhookRetryMinMs, 3_600_000), webhookRetryMinMs, 86_400_000),
     webhookAttemptsMax: integer(env, 'WEBHOOK_ATTEMPTS_MAX', 12, 1, 100),
