@@ -1,4 +1,5 @@
--- Keyed lookups that stay keyed whatever the statistics say.
+-- Keyed lookups that stay keyed whatever the statistics say, and a cheaper
+-- first read for the batches that pay.
 --
 -- The payment, the order events and the claim keep their statements' plans
 -- for the session (PL/pgSQL), and a plan is made from the statistics of the
@@ -27,7 +28,20 @@
 --     with an index on the first column alone (orders_user_idx,
 --     coupons_user_idx), which then reads every order of the user; the
 --     row comparison and its ORDER BY only the unique index serves.
--- Nothing else changes: the same rules, the same lock order, the same answers.
+-- Nothing else changes in what is decided: the same rules, the same lock
+-- order, the same answers.
+--
+-- And the payment's first, lock-free read is cheaper for the batches that
+-- go on to pay. A batch was first decided on a plain read of everything it
+-- touches — coupons, products, wallets and the orders of its keys — so that
+-- a batch that could pay nothing (a crowd after a sell-out) is refused
+-- without taking a lock; a batch that could pay read it all again under
+-- lock. Most batches pay, and for them the first read was spent: 112 µs of
+-- a 1.2 ms call of fifteen flash-sale orders (pg_stat_statements). Now the
+-- first read is of stock and balances alone; only a batch it finds nothing
+-- to pay in reads the rest without a lock, as before. And a pass on a plain
+-- read stops at the first order it would pay: the locked pass decides them
+-- all.
 
 CREATE OR REPLACE FUNCTION pay_orders(
   p_order_ids        uuid[],
@@ -61,6 +75,8 @@ DECLARE
   v_now         timestamptz := now();
   v_orders      integer := cardinality(p_order_ids);
   v_lines       integer := cardinality(p_line_slots);
+  -- 1: stock and balances only; 2: everything, as read; 3: everything, under lock.
+  v_pass        integer := 1;
   v_locked      boolean := false;
   v_reason      text;
   v_total       bigint;
@@ -101,10 +117,24 @@ BEGIN
               FROM unnest(p_user_ids, p_keys) WITH ORDINALITY AS r (u, k, n)) t;
   END IF;
 
-  -- Pass 1 decides on a plain read; pass 2, only if pass 1 would pay some
-  -- order, reads again under lock and decides for good.
+  -- Pass 1 decides on a plain read of stock and balances alone (no
+  -- duplicates, no coupons). If it would pay some order, pass 3 reads
+  -- everything under lock and decides for good. If it would pay none, pass 2
+  -- reads everything without a lock: if it still pays none (a sold-out
+  -- product, an empty wallet, a used coupon), its refusals are recorded
+  -- without locking anything; else pass 3 decides. Pass 1 can only err
+  -- towards pass 2 (it sees an order with a coupon as refused), and pass 2
+  -- or 3 decides every batch: pass 1 saves the lock-free read of orders and
+  -- coupons for the batches that go on to pay.
   LOOP
-    IF NOT v_locked THEN
+    IF v_pass = 1 THEN
+      SELECT p.*, w.*
+        INTO pr_id, pr_stock, pr_price, w_user, w_balance
+        FROM (SELECT array_agg(p.id ORDER BY p.id), array_agg(p.stock ORDER BY p.id), array_agg(p.price ORDER BY p.id)
+                FROM products p WHERE p.id = ANY (p_line_products)) p,
+             (SELECT array_agg(w.user_id ORDER BY w.user_id), array_agg(w.balance ORDER BY w.user_id)
+                FROM wallets w WHERE w.user_id = ANY (p_user_ids)) w;
+    ELSIF v_pass = 2 THEN
       SELECT c.*, p.*, w.*, e.*
         INTO c_id, c_owner, c_live, c_type, c_value, c_max, c_min, pr_id, pr_stock, pr_price, w_user, w_balance,
              e_id, e_status, e_reason, e_hash, e_created
@@ -214,6 +244,8 @@ BEGIN
         CONTINUE;
       END IF;
       d_outcome[i] := 'paid';
+      -- A plain-read pass only asks whether the batch pays anything: the locked pass decides it.
+      EXIT WHEN NOT v_locked;
       FOR l IN o_first[i] .. o_last[i] LOOP
         v_p := l_product[l];
         pr_stock[v_p] := pr_stock[v_p] - p_line_quantities[l];
@@ -232,8 +264,9 @@ BEGIN
       END IF;
     END LOOP;
 
-    EXIT WHEN v_locked OR NOT ('paid' = ANY (d_outcome));
-    v_locked := true;
+    EXIT WHEN v_locked OR (v_pass = 2 AND NOT ('paid' = ANY (d_outcome)));
+    v_pass := CASE WHEN v_pass = 1 AND NOT ('paid' = ANY (d_outcome)) THEN 2 ELSE 3 END;
+    v_locked := v_pass = 3;
   END LOOP;
 
   IF 'paid' = ANY (d_outcome) OR 'failed' = ANY (d_outcome) THEN
