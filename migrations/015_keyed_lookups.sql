@@ -6,9 +6,8 @@
 -- moment. 009_keyed_plans.sql switched sequential scans off, but a join
 -- still let the planner drive from the table instead of from the batch: the
 -- idempotency lookup, made while `orders` was analysed empty, became a hash
--- join that read every order on each call (measured at 300,000 orders: 170 ms
--- for each of the payment's two lookups, until an ANALYZE made the session
--- plan again); the coupons of a batch were found by scanning every coupon of
+-- join that read every order on each call, until an ANALYZE made the
+-- session plan again; the coupons of a batch were found by scanning every coupon of
 -- their campaign; the claim's "has this user a coupon of this campaign"
 -- hashed the campaign's coupons; the stock and wallet updates read every
 -- product and wallet to join them to the batch's arrays. The service analyses tables that grow where no autovacuum does
@@ -28,8 +27,10 @@
 --     with an index on the first column alone (orders_user_idx,
 --     coupons_user_idx), which then reads every order of the user; the
 --     row comparison and its ORDER BY only the unique index serves.
--- Nothing else changes in what is decided: the same rules, the same lock
--- order, the same answers.
+-- Measured on tables analysed nearly empty and then grown to 300,000 orders
+-- and 200,000 products, wallets and coupons: a payment of four orders took
+-- 365–371 ms before, 1.2–2.3 ms now. Nothing else changes in what is
+-- decided: the same rules, the same lock order, the same answers.
 --
 -- And the payment's first, lock-free read is cheaper for the batches that
 -- go on to pay. A batch was first decided on a plain read of everything it
