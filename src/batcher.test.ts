@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
-import { KeyedBatcher } from './batcher.js';
+import { Batcher, KeyedBatcher } from './batcher.js';
 
 describe('KeyedBatcher', () => {
   it('starts batches at once up to inFlightMax, then gathers the rest, answering each item in order', async () => {
@@ -40,5 +40,20 @@ describe('KeyedBatcher', () => {
   it('refuses a batch that answers the wrong number of outputs', async () => {
     const batcher = new KeyedBatcher<string, number, number>(async () => [], 10);
     await assert.rejects(batcher.submit('k', 1), /answered 0 outputs/);
+  });
+});
+
+describe('Batcher', () => {
+  it('sends the next batch before it hands out the answers of the batch that came back', async () => {
+    const seen: string[] = [];
+    const batcher = new Batcher<number, number>(async (inputs) => {
+      seen.push(`sent ${inputs.join(',')}`);
+      await tick();
+      return inputs;
+    }, 10);
+    const first = batcher.submit(1).then((n) => seen.push(`answered ${n}`));
+    const rest = [batcher.submit(2), batcher.submit(3)].map((p) => p.then((n) => seen.push(`answered ${n}`)));
+    await Promise.all([first, ...rest]);
+    assert.deepEqual(seen, ['sent 1', 'sent 2,3', 'answered 1', 'answered 2', 'answered 3']);
   });
 });

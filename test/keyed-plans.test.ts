@@ -16,6 +16,7 @@ import { migrate } from '../src/migrate.js';
 import { payOrders, type PaymentInput } from '../src/orders/queries.js';
 import { fundWallet, issueCoupon, makeProduct } from './fixtures.js';
 import { ownPostgresDatabase, testConfig, testDb } from './helper.js';
+import { checkInvariants } from './support/invariants.js';
 
 const own = testDb === 'postgres' ? await ownPostgresDatabase() : undefined;
 // One connection, so that every statement below runs in the session whose plans are measured.
@@ -97,5 +98,6 @@ describe('plans made on empty tables', () => {
     assert.equal(Object.keys(read).length, 5, `statistics of every table: ${JSON.stringify(read)}`);
     const wholeTables = Object.entries(read).filter(([, rows]) => rows > rowsPerTableMax);
     assert.deepEqual(wholeTables, [], `rows fetched per table for four orders and a claim of three: ${JSON.stringify(read)}`);
+    assert.deepEqual(await checkInvariants(db), []);
   });
 });

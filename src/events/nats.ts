@@ -158,7 +158,12 @@ export class JetStreamPublisher {
           this.#awaiting.set(token, settle);
           const messageHeaders = headers();
           messageHeaders.set('Nats-Msg-Id', event.id);
-          connection.publish(natsSubject(event.type), event.json, { reply: `${this.#inbox}.${token}`, headers: messageHeaders });
+          try {
+            connection.publish(natsSubject(event.type), event.json, { reply: `${this.#inbox}.${token}`, headers: messageHeaders });
+          } catch (error) {
+            // Closed meanwhile, or refused by the client: this message is not sent.
+            this.#giveUp([token], error instanceof Error ? error.message : String(error));
+          }
         }),
     );
     const timer = setTimeout(() => this.#giveUp(tokens, 'no acknowledgement in time'), this.#publishTimeoutMs);
