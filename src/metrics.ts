@@ -13,10 +13,24 @@ import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, R
 
 export const registry = new Registry();
 
-/** What the app lends the gauges; several apps in one process (tests) are summed. */
+/** The outbox relay's and the webhook dispatcher's running counts, and what only the database knows of them. */
+export type EventsSource = Readonly<{
+  relay: Readonly<{ relayed: number; publishFailures: number; duplicates: number; purged: number }>;
+  deliveries: Readonly<{ delivered: number; retried: number; failed: number }>;
+  /** Events not yet relayed, and webhook endpoints the circuit breaker stopped (one query). */
+  backlog: () => Promise<EventsBacklog>;
+}>;
+export type EventsBacklog = { unrelayed: number; stopped: number };
+
+/**
+ * What the app lends the gauges; several apps in one process (tests) are
+ * summed, except figures read from the database they share, where the
+ * largest is taken.
+ */
 export type GaugeSource = Readonly<{
   db: () => { inUse: number; waiting: number };
   recovery: () => { journalBacklog: number; pendingOrders: number };
+  events: EventsSource;
 }>;
 const sources = new Set<GaugeSource>();
 
@@ -102,6 +116,109 @@ new Gauge({
   },
 });
 
+new Counter({
+  name: 'outbox_events_relayed_total',
+  help: 'Outbox events this process relayed: acknowledged by JetStream, or (without NATS_URL) marked relayed at once.',
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sum((source) => source.events.relay.relayed));
+  },
+});
+new Counter({
+  name: 'outbox_publish_failures_total',
+  help: 'Events JetStream did not acknowledge (broker away, timeout, refused); each is published again later.',
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sum((source) => source.events.relay.publishFailures));
+  },
+});
+new Counter({
+  name: 'outbox_publish_duplicates_total',
+  help: 'Events JetStream acknowledged as duplicates: it had stored them already (a republish after a lost acknowledgement).',
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sum((source) => source.events.relay.duplicates));
+  },
+});
+new Counter({
+  name: 'outbox_events_purged_total',
+  help: 'Relayed and delivered events deleted from the outbox once past OUTBOX_RETENTION_MS.',
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sum((source) => source.events.relay.purged));
+  },
+});
+const relayLag = new Histogram({
+  name: 'outbox_relay_lag_seconds',
+  help: "From an event's time (its transaction's start) to its relay: JetStream's acknowledgement, or the mark without NATS_URL.",
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  registers: [registry],
+});
+new Counter({
+  name: 'webhook_deliveries_total',
+  help: 'Webhook delivery attempts by result: delivered (2xx), retried (to be tried again), failed (no attempts left).',
+  labelNames: ['result'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const result of ['delivered', 'retried', 'failed'] as const) this.inc({ result }, sum((source) => source.events.deliveries[result]));
+  },
+});
+
+/**
+ * The database's side of the events, read when Prometheus scrapes: one query
+ * serves both gauges of a scrape (they are collected together), bounded in
+ * time; when the database cannot answer, the gauges keep their last values.
+ * Every worker and instance reads the same tables, so workers' figures are
+ * not summed but the largest taken.
+ */
+const backlogReadTimeoutMs = 1_000;
+let lastBacklog: EventsBacklog = { unrelayed: 0, stopped: 0 };
+let backlogRead: Promise<EventsBacklog> | undefined;
+function readBacklog(): Promise<EventsBacklog> {
+  if (backlogRead !== undefined) return backlogRead;
+  const reads = Promise.all([...sources].map((source) => source.events.backlog())).then((all) => {
+    lastBacklog = {
+      unrelayed: Math.max(0, ...all.map((b) => b.unrelayed)),
+      stopped: Math.max(0, ...all.map((b) => b.stopped)),
+    };
+    return lastBacklog;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<EventsBacklog>((resolve) => {
+    timer = setTimeout(() => resolve(lastBacklog), backlogReadTimeoutMs);
+  });
+  backlogRead = Promise.race([reads, deadline])
+    .catch(() => lastBacklog)
+    .finally(() => {
+      clearTimeout(timer);
+      backlogRead = undefined;
+    });
+  return backlogRead;
+}
+new Gauge({
+  name: 'outbox_unrelayed_events',
+  help: 'Events in the outbox not yet relayed (the relay backlog of every instance together).',
+  aggregator: 'max',
+  registers: [registry],
+  async collect() {
+    this.set((await readBacklog()).unrelayed);
+  },
+});
+new Gauge({
+  name: 'webhook_endpoints_stopped',
+  help: 'Webhook endpoints the circuit breaker disabled after WEBHOOK_DISABLE_AFTER consecutive failed deliveries.',
+  aggregator: 'max',
+  registers: [registry],
+  async collect() {
+    this.set((await readBacklog()).stopped);
+  },
+});
+
 /** Cache lookups by cache; `hit / (hit + miss)` is the hit ratio. Plain numbers: they sit on the hottest paths. */
 export const cacheLookups = {
   product: { hit: 0, miss: 0 },
@@ -179,6 +296,10 @@ export function countRateLimited(routeClass: string): void {
 
 export function countRateLimitStoreError(requests = 1): void {
   rateLimitStoreErrors.inc(requests);
+}
+
+export function observeRelayLag(seconds: number): void {
+  relayLag.observe(Math.max(0, seconds));
 }
 
 export function countShed(reason: 'loop_delay' | 'db_waiting'): void {

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Api } from './api.js';
 import type { Config } from './config.js';
+import { eventsBacklog } from './events/queries.js';
 import { collectProcessMetrics, countCouponClaim, countOrder, observeHttp, registry, startMetricsServer, watch } from './metrics.js';
 
 /** 1–128 visible ASCII characters; anything else is ignored and replaced. */
@@ -73,11 +74,19 @@ export function instrument(app: FastifyInstance, metrics: boolean): void {
   });
 }
 
-/** The gauges read from this app when Prometheus scrapes: the pool, and the recovery backlog; registered after recovery. */
+/**
+ * What the metrics read from this app when Prometheus scrapes: the pool, the
+ * recovery backlog, the relay's and the webhook dispatcher's counts and the
+ * outbox backlog; registered after recovery and events.
+ */
 export async function gauges(app: Api): Promise<void> {
-  const { db, recovery } = app;
+  const { db, recovery, events } = app;
   collectProcessMetrics();
-  const unwatch = watch({ db: () => db.stats(), recovery: () => recovery.status() });
+  const unwatch = watch({
+    db: () => db.stats(),
+    recovery: () => recovery.status(),
+    events: { relay: events.relay.stats, deliveries: events.dispatcher.stats, backlog: () => eventsBacklog(db) },
+  });
   app.addHook('onClose', async () => unwatch());
 }
 

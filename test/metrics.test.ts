@@ -10,6 +10,7 @@ import { Authenticator } from '../src/auth.js';
 import { jwtSecret, setupApp, testDb, uniqueUser } from './helper.js';
 import { api, createProduct, fund, ownPort, scrape, tokenHeader, sampleValue, type Sample } from './support/ops.js';
 import { startService, stopAll } from './support/service-process.js';
+import { startReceiver } from './support/webhook-receiver.js';
 
 after(stopAll);
 
@@ -21,6 +22,11 @@ const service = await startService({
     JWT_SECRET: jwtSecret,
     LOG_LEVEL: 'warn',
     METRICS_PORT: String(metricsPort),
+    // The events case: a failed delivery is tried once more soon, then given up, and one given up stops its endpoint.
+    WEBHOOK_RETRY_MIN_MS: '10',
+    WEBHOOK_RETRY_MAX_MS: '50',
+    WEBHOOK_ATTEMPTS_MAX: '2',
+    WEBHOOK_DISABLE_AFTER: '1',
     ...(config === undefined ? {} : { DATABASE_URL: config.databaseUrl! }),
   },
 });
@@ -124,6 +130,59 @@ describe('metrics', () => {
     for (const name of ['process_cpu_seconds_total', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
       assert.ok(now.some((s) => s.name === name), `${name} is exported`);
     }
+  });
+
+  it('counts the events it relays and the webhook deliveries', async () => {
+    const admin = tokenHeader(auth, 'metrics-admin', true);
+    // The relay runs in the background: read figures only once it has nothing left and stopped counting.
+    const settled = async (done: (samples: Sample[]) => boolean = () => true): Promise<Sample[]> => {
+      let last = await scrape(metricsUrl);
+      for (let i = 0; i < 150; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const now = await scrape(metricsUrl);
+        const still = sampleValue(now, 'outbox_events_relayed_total') === sampleValue(last, 'outbox_events_relayed_total');
+        if (still && sampleValue(now, 'outbox_unrelayed_events') === 0 && done(now)) return now;
+        last = now;
+      }
+      assert.fail('the relay and the deliveries did not settle in 15 s');
+    };
+    const before = await settled();
+    const flaky = await startReceiver(({ count }) => (count === 1 ? 500 : 204));
+    const down = await startReceiver(() => 500);
+    for (const [receiver, eventTypes] of [[flaky, ['order.paid']], [down, ['coupon.issued']]] as const) {
+      assert.equal((await api(service.url, 'POST', '/api/admin/webhooks', admin, { url: receiver.url, eventTypes })).status, 201);
+    }
+
+    // Five events: a charge, two paid orders, a failed one and a coupon issued.
+    const buyer = uniqueUser('evented');
+    await fund(service.url, auth, buyer, 10_000);
+    const product = await createProduct(service.url, auth, 1_000, 10);
+    const order = (userId: string) =>
+      api(service.url, 'POST', '/api/orders', { ...tokenHeader(auth, userId), 'idempotency-key': randomUUID() }, { items: [{ productId: product, quantity: 1 }] });
+    assert.equal((await order(buyer)).status, 200);
+    assert.equal((await order(buyer)).status, 200);
+    assert.equal((await order(uniqueUser('evented-broke'))).body.code, 'INSUFFICIENT_BALANCE');
+    const code = `METRICS-EV-${randomUUID()}`;
+    const campaign = { code, name: '이벤트 쿠폰', discountType: 'FIXED', discountValue: 500, totalQuantity: 1 };
+    assert.equal((await api(service.url, 'POST', '/api/admin/coupons', admin, campaign)).status, 201);
+    assert.equal((await api(service.url, 'POST', '/api/coupons', tokenHeader(auth, buyer), { couponCode: code })).status, 200);
+
+    const deliveries = (samples: Sample[], result: string) =>
+      sampleValue(samples, 'webhook_deliveries_total', { result }) - sampleValue(before, 'webhook_deliveries_total', { result });
+    const now = await settled((samples) => deliveries(samples, 'delivered') >= 2 && deliveries(samples, 'failed') >= 1);
+    assert.equal(delta(before, now, 'outbox_events_relayed_total'), 5);
+    assert.equal(delta(before, now, 'outbox_relay_lag_seconds_count'), 5, 'one lag per event relayed');
+    assert.equal(sampleValue(now, 'outbox_unrelayed_events'), 0);
+    // The flaky endpoint: its first answer 500, then 204s; the one that is down: 500 twice, given up, stopped.
+    assert.deepEqual(
+      { delivered: deliveries(now, 'delivered'), retried: deliveries(now, 'retried'), failed: deliveries(now, 'failed') },
+      { delivered: 2, retried: 2, failed: 1 },
+    );
+    assert.equal(flaky.delivered.length, 2);
+    assert.equal(down.requests, 2);
+    assert.equal(sampleValue(now, 'webhook_endpoints_stopped'), 1);
+    assert.equal(delta(before, now, 'outbox_publish_failures_total'), 0);
+    await Promise.all([flaky.close(), down.close()]);
   });
 
   it('labels never hold raw ids', async () => {

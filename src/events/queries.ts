@@ -74,13 +74,17 @@ WITH picked AS (${pickUnrelayed}
 ), claimed AS (
   UPDATE outbox o SET relayed_at = now(), claimed_until = NULL
     FROM picked p WHERE o.sequence = p.sequence
-  RETURNING o.sequence, o.type, o.subject
+  RETURNING o.sequence, o.type, o.subject, o.created_at
 ), fanned AS (${fanOut}
 )
-SELECT (SELECT count(*) FROM claimed)::int AS claimed, (SELECT count(*) FROM fanned)::int AS fanned`;
+SELECT (SELECT count(*) FROM claimed)::int AS claimed, (SELECT count(*) FROM fanned)::int AS fanned,
+       (SELECT array_agg(created_at) FROM claimed) AS created_ats`;
 
-/** `events` is empty when they were relayed at once (no broker); `claimed` counts them either way. */
-export type ClaimedEvents = { claimed: number; events: OutboxRow[]; fanned: number };
+/**
+ * `events` is empty when they were relayed at once (no broker); `claimed`
+ * counts them either way, and `relayedTimes` holds their times when they were.
+ */
+export type ClaimedEvents = { claimed: number; events: OutboxRow[]; fanned: number; relayedTimes: Array<Date | string> };
 
 /**
  * Claims up to `limit` unrelayed events in `sequence` order and creates their
@@ -92,11 +96,11 @@ export type ClaimedEvents = { claimed: number; events: OutboxRow[]; fanned: numb
 export async function claimEvents(tx: Tx, limit: number, leaseMs: number | undefined): Promise<ClaimedEvents> {
   await tx.query(`SELECT pg_advisory_xact_lock($1), ${indexPlans}`, [relayLockId]);
   if (leaseMs === undefined) {
-    const [row] = await tx.query<{ claimed: number; fanned: number }>(relayWithoutBrokerSql, [limit]);
-    return { claimed: row!.claimed, events: [], fanned: row!.fanned };
+    const [row] = await tx.query<{ claimed: number; fanned: number; created_ats: Array<Date | string> | null }>(relayWithoutBrokerSql, [limit]);
+    return { claimed: row!.claimed, events: [], fanned: row!.fanned, relayedTimes: row!.created_ats ?? [] };
   }
   const rows = await tx.query<OutboxRow & { fanned: number }>(claimForPublishSql, [limit, leaseMs]);
-  return { claimed: rows.length, events: rows, fanned: rows[0]?.fanned ?? 0 };
+  return { claimed: rows.length, events: rows, fanned: rows[0]?.fanned ?? 0, relayedTimes: [] };
 }
 
 export async function markRelayed(db: Database, sequences: readonly number[]): Promise<void> {
@@ -223,6 +227,15 @@ export async function recordFailed(db: Queryable, deliveryId: number, status: nu
        FROM d WHERE w.id = d.webhook_id`,
     [deliveryId, status, error, disableAfter],
   );
+}
+
+/** What the metrics read from the database: events not yet relayed, and endpoints the breaker stopped. */
+export async function eventsBacklog(db: Queryable): Promise<{ unrelayed: number; stopped: number }> {
+  const [row] = await db.query<{ unrelayed: number; stopped: number }>(
+    `SELECT (SELECT count(*) FROM outbox WHERE relayed_at IS NULL)::int AS unrelayed,
+            (SELECT count(*) FROM webhooks WHERE NOT enabled AND disabled_reason = 'CONSECUTIVE_FAILURES')::int AS stopped`,
+  );
+  return row!;
 }
 
 export async function countUnrelayed(db: Queryable): Promise<number> {

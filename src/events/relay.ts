@@ -16,6 +16,7 @@ import type { Database } from '../db.js';
 import { toEventMessage } from './envelope.js';
 import type { JetStreamPublisher } from './nats.js';
 import { needsOwnVacuum } from '../housekeeping.js';
+import { observeRelayLag } from '../metrics.js';
 import { claimEvents, markRelayed, purgeOutbox, releaseClaims, vacuumOutbox } from './queries.js';
 
 const purgeRoundsMax = 10;
@@ -42,6 +43,12 @@ export type RelayOptions = {
   onFannedOut: () => void;
 };
 
+/** The relay lag of events relayed now, from their times (`outbox.created_at`). */
+function observeLags(times: ReadonlyArray<Date | string>): void {
+  const nowMs = Date.now();
+  for (const time of times) observeRelayLag((nowMs - new Date(time).getTime()) / 1000);
+}
+
 export class OutboxRelay {
   readonly stats: RelayStats = { relayed: 0, published: 0, duplicates: 0, publishFailures: 0, purged: 0, vacuums: 0 };
   readonly #db: Database;
@@ -66,11 +73,12 @@ export class OutboxRelay {
     await this.#maintain();
     const publisher = this.#publisher;
     const leaseMs = publisher === undefined ? undefined : this.#options.leaseMs;
-    const { claimed, events, fanned } = await this.#db.transaction((tx) => claimEvents(tx, this.#options.batchMax, leaseMs));
+    const { claimed, events, fanned, relayedTimes } = await this.#db.transaction((tx) => claimEvents(tx, this.#options.batchMax, leaseMs));
     if (fanned > 0) this.#options.onFannedOut();
     this.#rowsChanged += claimed;
     if (publisher === undefined || claimed === 0) {
       this.stats.relayed += claimed;
+      observeLags(relayedTimes);
       return claimed === this.#options.batchMax;
     }
     let outcome;
@@ -83,6 +91,7 @@ export class OutboxRelay {
     }
     const done = events.filter((_event, i) => outcome.published[i]).map((event) => event.sequence);
     const failed = events.filter((_event, i) => !outcome.published[i]).map((event) => event.sequence);
+    observeLags(events.filter((_event, i) => outcome.published[i]).map((event) => event.created_at));
     await markRelayed(this.#db, done);
     this.#rowsChanged += done.length;
     this.stats.relayed += done.length;
