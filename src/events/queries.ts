@@ -229,11 +229,19 @@ export async function recordFailed(db: Queryable, deliveryId: number, status: nu
   );
 }
 
-/** What the metrics read from the database: events not yet relayed, and endpoints the breaker stopped. */
+/**
+ * Unrelayed events counted for the metrics at most: a broker away for hours
+ * leaves a backlog whose full count would cost every scrape more the longer
+ * the outage lasts.
+ */
+export const unrelayedCountMax = 1_000_000;
+
+/** What the metrics read from the database: events not yet relayed (up to `unrelayedCountMax`), and endpoints the breaker stopped. */
 export async function eventsBacklog(db: Queryable): Promise<{ unrelayed: number; stopped: number }> {
   const [row] = await db.query<{ unrelayed: number; stopped: number }>(
-    `SELECT (SELECT count(*) FROM outbox WHERE relayed_at IS NULL)::int AS unrelayed,
+    `SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE relayed_at IS NULL LIMIT $1) u)::int AS unrelayed,
             (SELECT count(*) FROM webhooks WHERE NOT enabled AND disabled_reason = 'CONSECUTIVE_FAILURES')::int AS stopped`,
+    [unrelayedCountMax],
   );
   return row!;
 }
