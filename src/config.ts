@@ -47,6 +47,8 @@ export type Config = Readonly<{
   /** What `WORKERS` asked for, when the embedded database made it 1. */
   workersRefused: number | undefined;
   rateLimits: RateLimits;
+  /** How long a request waits for the limiter's Redis before it passes unchecked (fail open). */
+  rateLimitRedisTimeoutMs: number;
   /** New /api requests are shed (503) while the event loop lags more than this… */
   shedLoopDelayMs: number;
   /** …or while more than this many database calls wait for a connection. 0 turns either check off. */
@@ -211,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = availab
       claims: rateLimit(env, 'RATE_LIMIT_CLAIMS', '10/60s'),
       charges: rateLimit(env, 'RATE_LIMIT_CHARGES', '10/1s'),
     }),
+    rateLimitRedisTimeoutMs: integer(env, 'RATE_LIMIT_REDIS_TIMEOUT_MS', 200, 10, 10_000),
     shedLoopDelayMs: integer(env, 'SHED_LOOP_DELAY_MS', 50, 0, 60_000),
     shedDbWaitingMax: integer(env, 'SHED_DB_WAITING_MAX', 256, 0, 100_000),
   });

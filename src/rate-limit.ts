@@ -5,7 +5,7 @@
  * without it, in this process's memory.
  *
  * A limiter must never stop payments: when Redis cannot answer within
- * `redisCommandTimeoutMs`, or is not connected at all, the request passes,
+ * `RATE_LIMIT_REDIS_TIMEOUT_MS`, or is not connected at all, the request passes,
  * a warning is logged (at most once per `storeErrorLogIntervalMs`) and
  * `rate_limit_store_errors_total` counts it.
  */
@@ -26,9 +26,9 @@ const routeClasses: Readonly<Record<string, RouteClass>> = {
   'POST /api/points/charge': 'charges',
 };
 
-/** A payment waits at most this long for the limiter's Redis before passing unchecked. */
-const redisCommandTimeoutMs = 200;
 const redisConnectTimeoutMs = 1_000;
+/** ioredis drops a command this long after our own deadline passed, so that one Redis never answers leaves none behind. */
+const redisCommandCleanupMs = 1_000;
 const storeErrorLogIntervalMs = 10_000;
 
 export const rateLimitedMessage = '요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.';
@@ -61,6 +61,32 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
+/**
+ * `promise`, or a rejection once `ms` have passed without its answer. A
+ * process whose event loop stalled past the deadline runs its expired
+ * timers before the I/O that arrived meanwhile, so the deadline looks once
+ * more after that I/O (in a `setImmediate`) before it calls the answer
+ * late: a stall of this process is not a slow Redis.
+ */
+export function withinDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    const timer = setTimeout(() => {
+      setImmediate(() => settle(() => reject(new Error(`${what} did not answer within ${ms} ms`))));
+    }, ms);
+    promise.then(
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(error)),
+    );
+  });
+}
+
 /** Counts sent to Redis by one script call at most. */
 const redisBatchMax = 256;
 
@@ -82,6 +108,8 @@ class BatchedRedisStore {
 
   constructor(
     readonly redis: RedisWithScript,
+    /** How long a call may take before its requests pass unchecked. */
+    readonly timeoutMs: number,
     /** Told of a failed call and how many requests it let pass unchecked. */
     readonly onError: (error: Error, requests: number) => void,
   ) {
@@ -106,7 +134,8 @@ class BatchedRedisStore {
     this.#scheduled = false;
     while (this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, redisBatchMax);
-      this.redis.rateLimitMany(batch.length, ...batch.map((c) => c.key), ...batch.map((c) => c.windowMs)).then(
+      const counted = this.redis.rateLimitMany(batch.length, ...batch.map((c) => c.key), ...batch.map((c) => c.windowMs));
+      withinDeadline(counted, this.timeoutMs, 'Redis').then(
         (counts) => {
           for (const [i, c] of batch.entries()) c.callback(null, { current: counts[2 * i]!, ttl: counts[2 * i + 1]! });
         },
@@ -160,7 +189,7 @@ export async function registerRateLimits(app: FastifyInstance, config: Config): 
       // Fail at once while disconnected instead of queueing requests behind a reconnect.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: redisCommandTimeoutMs,
+      commandTimeout: config.rateLimitRedisTimeoutMs + redisCommandCleanupMs,
       connectTimeout: redisConnectTimeoutMs,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
     });
@@ -178,7 +207,7 @@ export async function registerRateLimits(app: FastifyInstance, config: Config): 
     app.addHook('onClose', async () => {
       redis.disconnect();
     });
-    const store = new BatchedRedisStore(redis as RedisWithScript, passUnchecked).view('rate-limit:');
+    const store = new BatchedRedisStore(redis as RedisWithScript, config.rateLimitRedisTimeoutMs, passUnchecked).view('rate-limit:');
     Object.assign(options, {
       skipOnError: true,
       // The plugin builds its store with `new`; this one is already built.

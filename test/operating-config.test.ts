@@ -13,6 +13,8 @@ describe('operating configuration', () => {
     assert.deepEqual(config.rateLimits, { orders: { max: 20, windowMs: 1_000 }, claims: { max: 10, windowMs: 60_000 }, charges: { max: 10, windowMs: 1_000 } });
     assert.equal(config.shedLoopDelayMs, 50);
     assert.equal(config.shedDbWaitingMax, 256);
+    assert.equal(config.rateLimitRedisTimeoutMs, 200);
+    assert.equal(loadConfig({ RATE_LIMIT_REDIS_TIMEOUT_MS: '750' }).rateLimitRedisTimeoutMs, 750);
   });
 
   it('reads limits in every unit, and off', () => {
@@ -34,6 +36,8 @@ describe('operating configuration', () => {
       { WORKERS: '0', ...postgres },
       { WORKERS: 'all', ...postgres },
       { SHED_LOOP_DELAY_MS: '-1' },
+      { RATE_LIMIT_REDIS_TIMEOUT_MS: '0' },
+      { RATE_LIMIT_REDIS_TIMEOUT_MS: 'soon' },
     ]) {
       assert.throws(() => loadConfig(env), ConfigError, JSON.stringify(env));
     }
