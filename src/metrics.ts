@@ -10,6 +10,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { withinDeadline } from './deadline.js';
 
 export const registry = new Registry();
 
@@ -188,14 +189,9 @@ function readBacklog(): Promise<EventsBacklog> {
     };
     return lastBacklog;
   });
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<EventsBacklog>((resolve) => {
-    timer = setTimeout(() => resolve(lastBacklog), backlogReadTimeoutMs);
-  });
-  backlogRead = Promise.race([reads, deadline])
+  backlogRead = withinDeadline(reads, backlogReadTimeoutMs, 'the database')
     .catch(() => lastBacklog)
     .finally(() => {
-      clearTimeout(timer);
       backlogRead = undefined;
     });
   return backlogRead;

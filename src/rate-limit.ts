@@ -14,6 +14,7 @@ import rateLimit, { type FastifyRateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Config, RateLimit } from './config.js';
+import { withinDeadline } from './deadline.js';
 import { AppError } from './errors.js';
 import { countRateLimited, countRateLimitStoreError } from './metrics.js';
 
@@ -60,32 +61,6 @@ for i, key in ipairs(KEYS) do
   out[#out + 1] = ttl
 end
 return out`;
-
-/**
- * `promise`, or a rejection once `ms` have passed without its answer. A
- * process whose event loop stalled past the deadline runs its expired
- * timers before the I/O that arrived meanwhile, so the deadline looks once
- * more after that I/O (in a `setImmediate`) before it calls the answer
- * late: a stall of this process is not a slow Redis.
- */
-export function withinDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      fn();
-    };
-    const timer = setTimeout(() => {
-      setImmediate(() => settle(() => reject(new Error(`${what} did not answer within ${ms} ms`))));
-    }, ms);
-    promise.then(
-      (value) => settle(() => resolve(value)),
-      (error: unknown) => settle(() => reject(error)),
-    );
-  });
-}
 
 /** Counts sent to Redis by one script call at most. */
 const redisBatchMax = 256;

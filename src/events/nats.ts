@@ -21,6 +21,7 @@
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import { connect, createInbox, headers, type Msg } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
+import { setDeadline } from '../deadline.js';
 import { natsSubject, type EventMessage } from './envelope.js';
 
 export const streamName = 'SHOP';
@@ -166,9 +167,9 @@ export class JetStreamPublisher {
           }
         }),
     );
-    const timer = setTimeout(() => this.#giveUp(tokens, 'no acknowledgement in time'), this.#publishTimeoutMs);
+    const deadline = setDeadline(() => this.#giveUp(tokens, 'no acknowledgement in time'), this.#publishTimeoutMs);
     const answers = await Promise.all(acks);
-    clearTimeout(timer);
+    deadline.clear();
     let duplicates = 0;
     const published = answers.map((ack) => {
       if (ack.stored && ack.duplicate) duplicates += 1;

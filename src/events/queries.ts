@@ -245,8 +245,3 @@ export async function eventsBacklog(db: Queryable): Promise<{ unrelayed: number;
   );
   return row!;
 }
-
-export async function countUnrelayed(db: Queryable): Promise<number> {
-  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL`);
-  return row!.n;
-}
