@@ -8,8 +8,10 @@
  * `--separate`, relayed by a second instance that takes no requests. Each
  * run has services of its own, started after the outbox is drained and the
  * database settled, so that a slow spell of the machine falls on one
- * repetition of every variant rather than on one variant. Prints every run,
- * then each variant's mean and its ratio to the relay-off mean.
+ * repetition of every variant rather than on one variant. Prints every run
+ * with its status (a run that shed load under a slow spell reads FAILED and
+ * still counts), then each variant's mean and its ratio to the relay-off
+ * mean; exits non-zero when a run FAILED.
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
   const nats = await startBenchNats();
   const service = { databaseUrl, jwtSecret, redisUrl };
   const measured = new Map<string, number[]>();
+  let failed = 0;
   let running: Instance[] = [];
   try {
     // The first start migrates the fresh database; seeding needs its schema.
@@ -104,9 +107,11 @@ async function main(): Promise<void> {
         const [result] = await runPlans(ctx, relayPlans(ctx, variant.relay ? 'nats' : 'off', nats.url).filter((plan) => plan.family === family), () => {});
         await stopAll(running);
         running = [];
-        if (result?.load === undefined || result.status !== 'ok') throw new Error(`${variant.name}: ${result?.status} (${result?.notes.join('; ')})`);
+        if (result?.load === undefined) throw new Error(`${variant.name}: ${result?.status} (${result?.notes.join('; ')})`);
+        // A FAILED run (answers it did not expect, an invariant broken) is printed as such and still counted.
+        if (result.status !== 'ok') failed += 1;
         measured.set(variant.name, [...(measured.get(variant.name) ?? []), result.load.throughput]);
-        console.log(`rep ${rep} ${variant.name}: ${result.load.throughput.toFixed(0)} req/s, p99 ${result.load.p99Ms} ms (${result.notes.join('; ')})`);
+        console.log(`rep ${rep} ${variant.name}: ${result.load.throughput.toFixed(0)} req/s, p99 ${result.load.p99Ms} ms, ${result.status} (${result.notes.join('; ')})`);
       }
     }
   } finally {
@@ -118,6 +123,10 @@ async function main(): Promise<void> {
   const off = mean(measured.get('off')!);
   for (const [name, figures] of measured) {
     console.log(`${name}: mean ${mean(figures).toFixed(0)} req/s [${figures.map((figure) => figure.toFixed(0)).join(', ')}], ${(mean(figures) / off).toFixed(3)} × off`);
+  }
+  if (failed > 0) {
+    console.log(`FAILED: ${failed} of the runs`);
+    process.exitCode = 1;
   }
 }
 
