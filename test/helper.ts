@@ -79,7 +79,9 @@ export async function setupApp(env: Record<string, string> = {}, options: SetupO
   let own: Awaited<ReturnType<typeof ownPostgresDatabase>> | undefined;
   if (options.ownDatabase === true && testDb === 'postgres') {
     own = await ownPostgresDatabase();
-    env = { ...env, DATABASE_URL: own.url };
+    // The first connections to a database just created read its catalogs cold, beside every other
+    // test file on two cores: more than the 2 s default once (the test asks for its own if it cares).
+    env = { DB_CONNECT_TIMEOUT_MS: '10000', ...env, DATABASE_URL: own.url };
   }
   const config = testConfig(env);
   const db = options.db ?? (await openDatabase(config, () => {}));
