@@ -13,15 +13,14 @@
  * still counts), then each variant's mean and its ratio to the relay-off
  * mean; exits non-zero when a run FAILED.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startBenchNats, waitOutboxDrained } from './events.js';
-import { runLoad } from './load.js';
 import { generousLimits, jwtSecret, parseSizes, pgAdminUrl, redisUrl, servicePortBase } from './options.js';
 import { build, rootDir, startServices, stopAll, type Instance } from './proc.js';
-import { relayPlans, runPlans, type Ctx } from './scenarios.js';
-import { createDatabase, dropDatabase, seedBase, settleDatabase, writeTokens } from './seed.js';
+import { relayPlans, runPlans, warmUp, type Ctx } from './scenarios.js';
+import { createDatabase, dropDatabase, seedWithTokens, settleDatabase } from './seed.js';
 
 const tmpDir = join(rootDir, 'bench/results/tmp');
 const separatePort = servicePortBase + 20;
@@ -88,10 +87,7 @@ async function main(): Promise<void> {
   try {
     // The first start migrates the fresh database; seeding needs its schema.
     await stopAll(await startServices(1, servicePortBase, { ...service, dataDir: join(tmpDir, 'data') }));
-    const base = await seedBase(db, sizes.products, sizes.users);
-    const tokensFile = join(tmpDir, 'tokens.txt');
-    await writeTokens(tokensFile, base.userIds, jwtSecret);
-    const firstToken = readFileSync(tokensFile, 'utf8').split('\n')[0]!;
+    const seed = await seedWithTokens(db, sizes.products, sizes.users, join(tmpDir, 'tokens.txt'), jwtSecret);
     for (let rep = 1; rep <= options.reps; rep++) {
       for (const variant of options.variants) {
         const relayEnv: Record<string, string> = variant.relay ? { NATS_URL: nats.url, ...variant.env } : { OUTBOX_RELAY_ENABLED: 'false' };
@@ -99,10 +95,10 @@ async function main(): Promise<void> {
         const relaying = variant.separate ? await startServices(1, separatePort, { ...service, dataDir: join(tmpDir, 'relay'), env: { ...generousLimits, ...relayEnv } }) : [];
         running = [...relaying, ...(await startServices(options.procs, servicePortBase, { ...service, dataDir: join(tmpDir, 'data'), env: { ...generousLimits, ...serving } }))];
         const ports = running.filter((instance) => !relaying.includes(instance)).map((instance) => instance.port);
-        const ctx: Ctx = { ...base, tokensFile, firstToken, db, sizes, tmpDir, ports, redis: true };
+        const ctx: Ctx = { ...seed, db, sizes, tmpDir, ports, redis: true };
         if (variant.relay) await waitOutboxDrained(db, 300_000);
         await settleDatabase(db);
-        await runLoad({ label: 'warm-up', kind: 'product', ports, clients: sizes.clients, durationS: 1, args: { tokens: tokensFile, lo: base.productLo, hi: base.productHi } }, tmpDir);
+        await warmUp(ctx);
         const family = variant.relay ? `relay-${options.family}` : `relay-off-${options.family}`;
         const [result] = await runPlans(ctx, relayPlans(ctx, variant.relay ? 'nats' : 'off', nats.url).filter((plan) => plan.family === family), () => {});
         await stopAll(running);

@@ -5,7 +5,7 @@
  * the invariants after each, writes bench/results/latest.{json,md,svg}, and
  * drops the database. Exits non-zero when a scenario FAILED.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runPgOrder, runRedisGate, seedPgOrderCopy, type Figure } from './baselines.js';
@@ -15,8 +15,8 @@ import { generousLimits, helloPortBase, jwtSecret, limitFamilies, limitsOff, par
 import { build, commandExists, profileDir, ensureWrk, rootDir, startHello, startServices, stopAll, type Instance, type ServiceOptions } from './proc.js';
 import { environment, toRow, writeReport } from './report.js';
 import { startBenchNats, waitOutboxDrained } from './events.js';
-import { chargePlan, couponPlan, orderPlans, readPlans, relayPlans, runPlans, selected, type Ctx, type ScenarioResult } from './scenarios.js';
-import { createDatabase, dropDatabase, seedBase, settleDatabase, writeTokens } from './seed.js';
+import { chargePlan, couponPlan, orderPlans, readPlans, relayPlans, runPlans, selected, warmUp, type Ctx, type ScenarioResult } from './scenarios.js';
+import { createDatabase, dropDatabase, seedWithTokens, settleDatabase } from './seed.js';
 import { startBenchStack } from './stack.js';
 
 const resultsDir = join(rootDir, 'bench/results');
@@ -73,13 +73,6 @@ function measurePgOrder(sizes: Sizes, databaseUrl: string): void {
       recordBaseline(name, runPgOrder({ ...common, clients, hot }));
     }
   }
-}
-
-async function warmUp(ctx: Ctx): Promise<void> {
-  await runLoad(
-    { label: 'warm-up', kind: 'product', ports: ctx.ports, clients: ctx.sizes.clients, durationS: 1, args: { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi } },
-    tmpDir,
-  );
 }
 
 const stackFamilies = ['orders-8c', 'flash', 'product-detail'];
@@ -312,17 +305,14 @@ async function main(): Promise<number> {
     running = await startServices(1, servicePortBase, { databaseUrl, jwtSecret, dataDir: join(tmpDir, 'data') });
     await stopAll(running);
     running = [];
-    const base = await seedBase(db, sizes.products, sizes.users);
-    const tokensFile = join(tmpDir, 'tokens.txt');
-    await writeTokens(tokensFile, base.userIds, jwtSecret);
-    const firstToken = readFileSync(tokensFile, 'utf8').split('\n')[0]!;
+    const seed = await seedWithTokens(db, sizes.products, sizes.users, join(tmpDir, 'tokens.txt'), jwtSecret);
     await seedPgOrderCopy(db, sizes.products, sizes.users, sizes.users);
     await settleDatabase(db);
     measureStorageBaselines(sizes, databaseUrl);
     // The copy pgbench wrote to is not needed any more, and its garbage must not weigh on the service.
     await db.query('DROP SCHEMA pgb CASCADE');
 
-    const results = await runScenarios(sizes, db, databaseUrl, { ...base, tokensFile, firstToken });
+    const results = await runScenarios(sizes, db, databaseUrl, seed);
     // A run narrowed by --only or --procs does not replace the full picture.
     const report = sizes.only.length > 0 || sizes.processCounts.length < 2 ? 'partial' : 'latest';
     const rows = writeReport(resultsDir, report, results, baselines, await environment(db), sizes.quick);

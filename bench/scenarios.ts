@@ -309,6 +309,14 @@ export function readPlans(ctx: Ctx): Plan[] {
 }
 
 /** Whether `--only` lets a scenario family run (`coupon` selects both coupon families). */
+/** A second of product reads before a measurement: connections open, code compiled, caches warm. */
+export async function warmUp(ctx: Ctx): Promise<void> {
+  await runLoad(
+    { label: 'warm-up', kind: 'product', ports: ctx.ports, clients: ctx.sizes.clients, durationS: 1, args: { tokens: ctx.tokensFile, lo: ctx.productLo, hi: ctx.productHi } },
+    ctx.tmpDir,
+  );
+}
+
 export function selected(sizes: Sizes, family: string): boolean {
   return sizes.only.length === 0 || sizes.only.some((prefix) => family.startsWith(prefix));
 }

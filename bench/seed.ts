@@ -5,7 +5,7 @@
  * raise their campaign's issued quantity, and every stock the bench sets is
  * recorded in `bench_initial_stock` so sold quantities can be checked later.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { Authenticator } from '../src/auth.js';
 
@@ -60,6 +60,13 @@ export async function seedBase(db: pg.Pool, products: number, users: number): Pr
   );
   const userIds = Array.from({ length: users }, (_, i) => `bench-u${i + 1}`);
   return { productLo: lo, productHi: hi, userIds };
+}
+
+/** The base seed and its users' tokens in `tokensFile`; `firstToken` is the first user's. */
+export async function seedWithTokens(db: pg.Pool, products: number, users: number, tokensFile: string, secret: string): Promise<Seed & { firstToken: string }> {
+  const base = await seedBase(db, products, users);
+  await writeTokens(tokensFile, base.userIds, secret);
+  return { ...base, tokensFile, firstToken: readFileSync(tokensFile, 'utf8').split('\n')[0]! };
 }
 
 /** One token a line, in user order: the generator's user index is the line number. */
