@@ -16,6 +16,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { cpuPerRequest, cpuTimes, formatCpu, meanCpu, type CpuTimes } from './cpu.js';
 import { startBenchNats, waitOutboxDrained } from './events.js';
 import { generousLimits, jwtSecret, parseSizes, pgAdminUrl, redisUrl, servicePortBase } from './options.js';
 import { build, rootDir, startServices, stopAll, type Instance } from './proc.js';
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
   const nats = await startBenchNats();
   const service = { databaseUrl, jwtSecret, redisUrl };
   const measured = new Map<string, number[]>();
+  const costs = new Map<string, CpuTimes[]>();
   let failed = 0;
   let running: Instance[] = [];
   try {
@@ -100,14 +102,19 @@ async function main(): Promise<void> {
         await settleDatabase(db);
         await warmUp(ctx);
         const family = variant.relay ? `relay-${options.family}` : `relay-off-${options.family}`;
+        const before = cpuTimes();
         const [result] = await runPlans(ctx, relayPlans(ctx, variant.relay ? 'nats' : 'off', nats.url).filter((plan) => plan.family === family), () => {});
+        const after = cpuTimes();
         await stopAll(running);
         running = [];
         if (result?.load === undefined) throw new Error(`${variant.name}: ${result?.status} (${result?.notes.join('; ')})`);
         // A FAILED run (answers it did not expect, an invariant broken) is printed as such and still counted.
         if (result.status !== 'ok') failed += 1;
         measured.set(variant.name, [...(measured.get(variant.name) ?? []), result.load.throughput]);
+        const cpu = cpuPerRequest(before, after, result.load.answers);
+        costs.set(variant.name, [...(costs.get(variant.name) ?? []), cpu]);
         console.log(`rep ${rep} ${variant.name}: ${result.load.throughput.toFixed(0)} req/s, p99 ${result.load.p99Ms} ms, ${result.status} (${result.notes.join('; ')})`);
+        console.log(`  ${formatCpu(cpu)}`);
       }
     }
   } finally {
@@ -119,6 +126,7 @@ async function main(): Promise<void> {
   const off = mean(measured.get('off')!);
   for (const [name, figures] of measured) {
     console.log(`${name}: mean ${mean(figures).toFixed(0)} req/s [${figures.map((figure) => figure.toFixed(0)).join(', ')}], ${(mean(figures) / off).toFixed(3)} × off`);
+    console.log(`  ${formatCpu(meanCpu(costs.get(name)!))}`);
   }
   if (failed > 0) {
     console.log(`FAILED: ${failed} of the runs`);
