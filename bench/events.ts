@@ -42,7 +42,7 @@ export async function startBenchNats(): Promise<BenchNats> {
 
 export async function outboxNote(db: pg.Pool): Promise<string> {
   const { rows } = await db.query<{ unrelayed: number; total: number }>(
-    `SELECT count(*) FILTER (WHERE relayed_at IS NULL)::int AS unrelayed, count(*)::int AS total FROM outbox`,
+    `SELECT (SELECT count(*) FROM outbox_unrelayed)::int AS unrelayed, count(*)::int AS total FROM outbox`,
   );
   return `outbox at the end: ${rows[0]!.unrelayed} rows unrelayed, ${rows[0]!.total} rows in all`;
 }
@@ -51,7 +51,7 @@ export async function outboxNote(db: pg.Pool): Promise<string> {
 export async function waitOutboxDrained(db: pg.Pool, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL`);
+    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox_unrelayed`);
     if (rows[0]!.n === 0) return;
     if (Date.now() > deadline) throw new Error(`outbox still holds ${rows[0]!.n} unrelayed rows after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 200));

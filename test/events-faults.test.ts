@@ -37,7 +37,7 @@ function chargeLoad(base: () => string, tokens: Array<Record<string, string>>) {
 }
 
 async function unrelayed(t: TestApp): Promise<number> {
-  const [row] = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL');
+  const [row] = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_unrelayed');
   return row!.n;
 }
 

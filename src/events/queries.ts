@@ -15,9 +15,6 @@ export async function enqueueOrderEvents(tx: Tx, orderIds: readonly string[]): P
   await tx.query('SELECT enqueue_order_events($1::uuid[])', [orderIds]);
 }
 
-// Any constant works; it only has to be the same for every instance.
-const relayLockId = 7_310_442_014;
-
 /**
  * The outbox and the deliveries grow by thousands of rows and shrink again
  * between two analyses, or with none at all (autovacuum off, PGlite): a plan
@@ -42,95 +39,144 @@ async function queryByIndex<R extends object>(db: Database, text: string, params
   });
 }
 
-const pickUnrelayed = `
-  SELECT o.sequence FROM outbox o
-   WHERE o.relayed_at IS NULL AND (o.claimed_until IS NULL OR o.claimed_until < now())
-   ORDER BY o.sequence LIMIT $1
-   FOR UPDATE SKIP LOCKED`;
+/**
+ * The relay's position (migrations/016_relay_position.sql), locked for this
+ * transaction; none when another relay holds the lock, or holds a lease on a
+ * batch it is publishing (other than `ownLease`) that has not run out.
+ */
+const lockPosition = `
+  SELECT r.relayed::text, r.tick::text, r.tick_after FROM outbox_relay r
+   WHERE r.lease_token IS NULL OR r.lease_token = $1 OR r.leased_until <= now()
+     FOR UPDATE SKIP LOCKED`;
 
-// One delivery per enabled endpoint that wants the type, in the statement
-// that claims the event; a second claim of the same event (its lease ran out
-// before it was published) adds none.
-const fanOut = `
+type Position = { relayed: string; tick: string | null; tick_after: number };
+
+/**
+ * Starts a tick: a snapshot taken now, and the sequence just before its
+ * first event (-1 when it has none), found by xid: the transactions the
+ * position saw running, and those that began after it.
+ */
+const startTick = `
+  UPDATE outbox_relay SET tick = pg_current_snapshot(), tick_after = coalesce((
+    SELECT min(o.sequence + 0) - 1 FROM outbox o
+     WHERE (o.xid = ANY (ARRAY(SELECT pg_snapshot_xip($1::pg_snapshot))) OR o.xid >= pg_snapshot_xmax($1::pg_snapshot))
+       AND pg_visible_in_snapshot(o.xid, pg_current_snapshot()) AND NOT pg_visible_in_snapshot(o.xid, $1::pg_snapshot)), -1)
+  RETURNING tick::text, tick_after`;
+
+const endEmptyTick = `UPDATE outbox_relay SET relayed = tick, tick = NULL, tick_after = 0`;
+
+// The next events of the tick in `sequence` order, and one delivery per
+// enabled endpoint that wants the type; a second claim of the same events
+// (a lease that ran out before they were published) adds none.
+const claimSql = `
+WITH claimed AS (
+  SELECT o.sequence, o.id, o.type, o.subject, CASE WHEN $2 THEN o.data::text END AS data, o.created_at
+    FROM outbox o
+   WHERE o.sequence > $3 AND pg_visible_in_snapshot(o.xid, $4::pg_snapshot) AND NOT pg_visible_in_snapshot(o.xid, $5::pg_snapshot)
+   ORDER BY o.sequence LIMIT $1
+), fanned AS (
   INSERT INTO webhook_deliveries (webhook_id, event_sequence, subject)
   SELECT w.id, c.sequence, c.subject
     FROM claimed c JOIN webhooks w ON w.enabled AND (w.event_types = '{*}' OR c.type = ANY (w.event_types))
    ORDER BY c.sequence, w.id
   ON CONFLICT (event_sequence, webhook_id) DO NOTHING
-  RETURNING 1`;
-
-const claimForPublishSql = `
-WITH picked AS (${pickUnrelayed}
-), claimed AS (
-  UPDATE outbox o SET claimed_until = now() + $2 * interval '1 millisecond'
-    FROM picked p WHERE o.sequence = p.sequence
-  RETURNING o.sequence, o.id, o.type, o.subject, o.data::text AS data, o.created_at
-), fanned AS (${fanOut}
+  RETURNING 1
 )
 SELECT c.*, (SELECT count(*) FROM fanned)::int AS fanned FROM claimed c ORDER BY c.sequence`;
 
-const relayWithoutBrokerSql = `
-WITH picked AS (${pickUnrelayed}
-), claimed AS (
-  UPDATE outbox o SET relayed_at = now(), claimed_until = NULL
-    FROM picked p WHERE o.sequence = p.sequence
-  RETURNING o.sequence, o.type, o.subject, o.created_at
-), fanned AS (${fanOut}
-)
-SELECT (SELECT count(*) FROM claimed)::int AS claimed, (SELECT count(*) FROM fanned)::int AS fanned,
-       (SELECT array_agg(created_at) FROM claimed) AS created_ats`;
+/**
+ * Moves the position past a batch: to `upto` in the tick, or, when the batch
+ * ended the tick, to the tick itself. Ends the lease `token`, if given, and
+ * only while it is still this relay's.
+ */
+const advanceSql = `
+  UPDATE outbox_relay SET
+    relayed = CASE WHEN $2 THEN tick ELSE relayed END,
+    tick = CASE WHEN $2 THEN NULL ELSE tick END,
+    tick_after = CASE WHEN $2 THEN 0 ELSE $1 END,
+    lease_token = NULL, leased_until = NULL, lease_upto = NULL, lease_ends_tick = NULL
+  WHERE $3::uuid IS NULL OR lease_token = $3`;
+
+/** A batch leased for publishing: `token` ends the lease, with the batch's end. */
+export type Lease = { token: string; upto: number; endsTick: boolean };
 
 /**
- * `events` is empty when they were relayed at once (no broker); `claimed`
- * counts them either way, and `relayedTimes` holds their times when they were.
+ * `events` are the batch's events, in `sequence` order (without `data` when
+ * they were relayed at once); `lease` is set when they are to be published.
  */
-export type ClaimedEvents = { claimed: number; events: OutboxRow[]; fanned: number; relayedTimes: Array<Date | string> };
+export type ClaimedEvents = { events: OutboxRow[]; fanned: number; lease: Lease | undefined };
 
 /**
- * Claims up to `limit` unrelayed events in `sequence` order and creates their
- * webhook deliveries. With `leaseMs` the events are leased for publishing
- * (`markRelayed` ends the lease); without, there is nothing to publish and
- * they are relayed at once. Relays of every instance take turns here, so
- * deliveries of one subject are created in `sequence` order.
+ * Claims the next batch of up to `limit` events and creates their webhook
+ * deliveries. With `lease` (a new token, and how long it lasts) the batch is
+ * leased for publishing and `advance` ends the lease; without, there is
+ * nothing to publish and the position moves past the batch at once. Relays
+ * of every instance take turns here and publish one batch at a time, so
+ * deliveries and messages of one subject go out in `sequence` order. Empty
+ * when another relay is claiming or publishing, or nothing is waiting.
  */
-export async function claimEvents(tx: Tx, limit: number, leaseMs: number | undefined): Promise<ClaimedEvents> {
-  await tx.query(`SELECT pg_advisory_xact_lock($1), ${indexPlans}`, [relayLockId]);
-  if (leaseMs === undefined) {
-    const [row] = await tx.query<{ claimed: number; fanned: number; created_ats: Array<Date | string> | null }>(relayWithoutBrokerSql, [limit]);
-    return { claimed: row!.claimed, events: [], fanned: row!.fanned, relayedTimes: row!.created_ats ?? [] };
+export async function claimEvents(tx: Tx, limit: number, lease: { token: string; ms: number; ownToken: string | undefined } | undefined): Promise<ClaimedEvents> {
+  const none: ClaimedEvents = { events: [], fanned: 0, lease: undefined };
+  await tx.query(`SELECT ${indexPlans}`);
+  const [position] = await tx.query<Position>(lockPosition, [lease?.ownToken ?? null]);
+  if (position === undefined) return none;
+  let { tick, tick_after: after } = position;
+  if (tick === null) {
+    const [started] = await tx.query<{ tick: string; tick_after: number }>(startTick, [position.relayed]);
+    if (started!.tick_after < 0) {
+      await tx.query(endEmptyTick);
+      return none;
+    }
+    ({ tick, tick_after: after } = started!);
   }
-  const rows = await tx.query<OutboxRow & { fanned: number }>(claimForPublishSql, [limit, leaseMs]);
-  return { claimed: rows.length, events: rows, fanned: rows[0]?.fanned ?? 0, relayedTimes: [] };
-}
-
-export async function markRelayed(db: Database, sequences: readonly number[]): Promise<void> {
-  if (sequences.length === 0) return;
-  await queryByIndex(db, `UPDATE outbox SET relayed_at = now(), claimed_until = NULL WHERE sequence = ANY ($1::bigint[]) AND relayed_at IS NULL`, [sequences]);
-}
-
-/** Gives back the lease of events that could not be published, so that the next claim takes them first. */
-export async function releaseClaims(db: Database, sequences: readonly number[]): Promise<void> {
-  if (sequences.length === 0) return;
-  await queryByIndex(db, `UPDATE outbox SET claimed_until = NULL WHERE sequence = ANY ($1::bigint[]) AND relayed_at IS NULL`, [sequences]);
+  const rows = await tx.query<OutboxRow & { fanned: number }>(claimSql, [limit, lease !== undefined, after, tick, position.relayed]);
+  const endsTick = rows.length < limit;
+  const upto = rows.at(-1)?.sequence ?? 0;
+  const fanned = rows[0]?.fanned ?? 0;
+  if (lease === undefined || rows.length === 0) {
+    await tx.query(advanceSql, [upto, endsTick, null]);
+    return { events: rows, fanned, lease: undefined };
+  }
+  await tx.query(
+    `UPDATE outbox_relay SET lease_token = $1, leased_until = now() + $2 * interval '1 millisecond', lease_upto = $3, lease_ends_tick = $4`,
+    [lease.token, lease.ms, upto, endsTick],
+  );
+  return { events: rows, fanned, lease: { token: lease.token, upto: Number(upto), endsTick } };
 }
 
 /**
- * Deletes up to `limit` events relayed more than `retentionMs` ago whose
- * deliveries are all finished for as long (or belong to an endpoint disabled
- * for as long); their deliveries go with them. Returns how many went.
+ * Ends `lease`: the position moves past the batch when `upto` is its end, to
+ * `upto` when only the events up to it were published, and stays when
+ * `upto` is undefined (none was). False when the lease was no longer this
+ * relay's (it ran out and another relay took the batch).
+ */
+export async function advance(db: Database, lease: Lease, upto: number | undefined): Promise<boolean> {
+  const rows = await db.query(
+    upto === undefined
+      ? `UPDATE outbox_relay SET lease_token = NULL, leased_until = NULL, lease_upto = NULL, lease_ends_tick = NULL WHERE lease_token = $1 RETURNING 1`
+      : `${advanceSql} RETURNING 1`,
+    upto === undefined ? [lease.token] : [upto, lease.endsTick && upto === lease.upto, lease.token],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Deletes up to `limit` relayed events written more than `retentionMs` ago
+ * whose deliveries are all finished for as long (or belong to an endpoint
+ * disabled for as long); their deliveries go with them. Returns how many went.
  */
 export async function purgeOutbox(db: Database, retentionMs: number, limit: number): Promise<number> {
   const rows = await queryByIndex(
     db,
     `DELETE FROM outbox WHERE sequence IN (
-       SELECT o.sequence FROM outbox o
-        WHERE o.relayed_at < now() - $1 * interval '1 millisecond'
+       SELECT o.sequence FROM outbox_relay r JOIN outbox o ON pg_visible_in_snapshot(o.xid, r.relayed)
+        WHERE o.created_at < now() - $1 * interval '1 millisecond'
           AND NOT EXISTS (
             SELECT 1 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
              WHERE d.event_sequence = o.sequence
                AND (d.finished_at IS NULL OR d.finished_at >= now() - $1 * interval '1 millisecond')
                AND (w.enabled OR w.disabled_at IS NULL OR w.disabled_at >= now() - $1 * interval '1 millisecond'))
-        ORDER BY o.relayed_at LIMIT $2)
+        ORDER BY o.sequence LIMIT $2)
      RETURNING 1`,
     [retentionMs, limit],
   );
@@ -142,7 +188,7 @@ export async function purgeOutbox(db: Database, retentionMs: number, limit: numb
  * outside a transaction). Returns the outbox's rows as the vacuum counted them.
  */
 export async function vacuumOutbox(db: Database): Promise<number> {
-  await db.query('VACUUM outbox, webhook_deliveries');
+  await db.query('VACUUM outbox, outbox_relay, webhook_deliveries');
   const [row] = await db.query<{ rows: number }>(`SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_class WHERE oid = 'outbox'::regclass`);
   return row?.rows ?? 0;
 }
@@ -239,7 +285,7 @@ export const unrelayedCountMax = 1_000_000;
 /** What the metrics read from the database: events not yet relayed (up to `unrelayedCountMax`), and endpoints the breaker stopped. */
 export async function eventsBacklog(db: Queryable): Promise<{ unrelayed: number; stopped: number }> {
   const [row] = await db.query<{ unrelayed: number; stopped: number }>(
-    `SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE relayed_at IS NULL LIMIT $1) u)::int AS unrelayed,
+    `SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox_unrelayed LIMIT $1) u)::int AS unrelayed,
             (SELECT count(*) FROM webhooks WHERE NOT enabled AND disabled_reason = 'CONSECUTIVE_FAILURES')::int AS stopped`,
     [unrelayedCountMax],
   );

@@ -1,15 +1,17 @@
 /**
- * The outbox relay, one per instance. Each step claims a bounded batch of
- * unrelayed events in `sequence` order and creates their webhook deliveries
- * (one short transaction), then — with NATS — publishes them and marks the
- * acknowledged ones relayed. No transaction is open while publishing; a
- * claim is a lease, so events of an instance that died are claimed again by
- * another once it runs out (at-least-once: consumers dedupe on `id`).
+ * The outbox relay, one per instance. Each step claims the next batch of
+ * events in `sequence` order and creates their webhook deliveries (one short
+ * transaction), then — with NATS — publishes them and moves the relay's
+ * position past the acknowledged ones. Rows are never rewritten: the
+ * position (migrations/016_relay_position.sql) says which are relayed. No
+ * transaction is open while publishing; the batch is leased, so a batch of
+ * an instance that died is claimed again by another once the lease runs out
+ * (at-least-once: consumers dedupe on `id`).
  *
  * Every so often a step first purges what is past retention and, where no
  * autovacuum does it (PGlite, or PostgreSQL with autovacuum off), vacuums
- * the outbox, so the space of relayed and purged rows is used again and the
- * table stays as large as its retention window.
+ * the outbox, so the space of purged rows is used again and the table stays
+ * as large as its retention window.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db.js';
@@ -17,7 +19,8 @@ import { toEventMessage } from './envelope.js';
 import type { JetStreamPublisher } from './nats.js';
 import { needsOwnVacuum } from '../housekeeping.js';
 import { observeRelayLag } from '../metrics.js';
-import { claimEvents, markRelayed, purgeOutbox, releaseClaims, vacuumOutbox } from './queries.js';
+import { randomUUID } from 'node:crypto';
+import { advance, claimEvents, purgeOutbox, vacuumOutbox, type Lease } from './queries.js';
 
 const purgeRoundsMax = 10;
 /**
@@ -34,7 +37,7 @@ export type RelayStats = { relayed: number; published: number; duplicates: numbe
 
 export type RelayOptions = {
   batchMax: number;
-  /** How long a claim for publishing lasts; longer than a publish can take. */
+  /** How long a batch's lease for publishing lasts; longer than a publish can take. */
   leaseMs: number;
   retentionMs: number;
   purgeEveryMs: number;
@@ -56,7 +59,9 @@ export class OutboxRelay {
   readonly #options: RelayOptions;
   readonly #log: FastifyBaseLogger;
   #lastPurge = 0;
-  /** Outbox rows this relay rewrote (claimed, relayed) or deleted since it last vacuumed. */
+  /** A lease this relay could not end (the database failed it); its next claim may take the position back. */
+  #unfinished: Lease | undefined;
+  /** Outbox rows this relay deleted since it last vacuumed. */
   #rowsChanged = 0;
   /** The outbox's size at the last vacuum. */
   #tableRows = 0;
@@ -72,37 +77,47 @@ export class OutboxRelay {
   async step(): Promise<boolean> {
     await this.#maintain();
     const publisher = this.#publisher;
-    const leaseMs = publisher === undefined ? undefined : this.#options.leaseMs;
-    const { claimed, events, fanned, relayedTimes } = await this.#db.transaction((tx) => claimEvents(tx, this.#options.batchMax, leaseMs));
-    if (fanned > 0) this.#options.onFannedOut();
-    this.#rowsChanged += claimed;
-    if (publisher === undefined || claimed === 0) {
-      this.stats.relayed += claimed;
-      observeLags(relayedTimes);
-      return claimed === this.#options.batchMax;
+    const lease = publisher === undefined ? undefined : { token: randomUUID(), ms: this.#options.leaseMs, ownToken: this.#unfinished?.token };
+    const claim = await this.#db.transaction((tx) => claimEvents(tx, this.#options.batchMax, lease));
+    this.#unfinished = undefined;
+    const { events } = claim;
+    if (claim.fanned > 0) this.#options.onFannedOut();
+    if (publisher === undefined || claim.lease === undefined) {
+      this.stats.relayed += events.length;
+      observeLags(events.map((event) => event.created_at));
+      return events.length === this.#options.batchMax;
     }
     let outcome;
     try {
       outcome = await publisher.publish(events.map(toEventMessage));
     } catch (error) {
       this.stats.publishFailures += events.length;
-      await releaseClaims(this.#db, events.map((event) => event.sequence));
+      await this.#advance(claim.lease, undefined);
       throw error;
     }
-    const done = events.filter((_event, i) => outcome.published[i]).map((event) => event.sequence);
-    const failed = events.filter((_event, i) => !outcome.published[i]).map((event) => event.sequence);
-    observeLags(events.filter((_event, i) => outcome.published[i]).map((event) => event.created_at));
-    await markRelayed(this.#db, done);
-    this.#rowsChanged += done.length;
-    this.stats.relayed += done.length;
-    this.stats.published += done.length;
+    // The position moves past the acknowledged events before the first that was not.
+    const acknowledged = outcome.published.indexOf(false) === -1 ? events.length : outcome.published.indexOf(false);
+    const published = events.filter((_event, i) => outcome.published[i]);
+    observeLags(published.map((event) => event.created_at));
+    await this.#advance(claim.lease, acknowledged === 0 ? undefined : events[acknowledged - 1]!.sequence);
+    this.stats.relayed += acknowledged;
+    this.stats.published += published.length;
     this.stats.duplicates += outcome.duplicates;
-    if (failed.length > 0) {
-      this.stats.publishFailures += failed.length;
-      await releaseClaims(this.#db, failed);
-      throw new Error(`${failed.length} of ${events.length} events not acknowledged by JetStream`);
+    const failed = events.length - published.length;
+    if (failed > 0) {
+      this.stats.publishFailures += failed;
+      throw new Error(`${failed} of ${events.length} events not acknowledged by JetStream`);
     }
     return events.length === this.#options.batchMax;
+  }
+
+  async #advance(lease: Lease, upto: number | undefined): Promise<void> {
+    try {
+      await advance(this.#db, lease, upto);
+    } catch (error) {
+      this.#unfinished = lease;
+      throw error;
+    }
   }
 
   async #maintain(): Promise<void> {
