@@ -51,16 +51,23 @@ export function cpuTimes(): CpuTimes {
   return times;
 }
 
-/** CPU used between two readings, per group, in microseconds per `requests`. */
-export function cpuPerRequest(before: CpuTimes, after: CpuTimes, requests: number): CpuTimes {
+/** CPU used between two readings, per group, in microseconds per one of `count` (requests, events). */
+export function cpuPer(before: CpuTimes, after: CpuTimes, count: number): CpuTimes {
   const per = {} as CpuTimes;
-  for (const group of groups) per[group] = ((after[group] - before[group]) * 1e6) / Math.max(1, requests);
+  for (const group of groups) per[group] = ((after[group] - before[group]) * 1e6) / Math.max(1, count);
   return per;
 }
 
-export function formatCpu(per: CpuTimes): string {
+/** `a` − `b`, per group. */
+export function cpuMinus(a: CpuTimes, b: CpuTimes): CpuTimes {
+  const difference = {} as CpuTimes;
+  for (const group of groups) difference[group] = a[group] - b[group];
+  return difference;
+}
+
+export function formatCpu(per: CpuTimes, unit = 'request'): string {
   const total = groups.reduce((sum, group) => sum + per[group], 0);
-  return `${groups.map((group) => `${group} ${per[group].toFixed(0)}`).join(', ')}, total ${total.toFixed(0)} µs of CPU per request`;
+  return `${groups.map((group) => `${group} ${per[group].toFixed(0)}`).join(', ')}, total ${total.toFixed(0)} µs of CPU per ${unit}`;
 }
 
 export function meanCpu(all: readonly CpuTimes[]): CpuTimes {

@@ -47,13 +47,18 @@ export async function outboxNote(db: pg.Pool): Promise<string> {
   return `outbox at the end: ${rows[0]!.unrelayed} rows unrelayed, ${rows[0]!.total} rows in all`;
 }
 
+export async function unrelayedEvents(db: pg.Pool): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox_unrelayed`);
+  return rows[0]!.n;
+}
+
 /** Waits until the outbox holds nothing unrelayed (the relay-off scenarios leave a backlog). */
 export async function waitOutboxDrained(db: pg.Pool, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox_unrelayed`);
-    if (rows[0]!.n === 0) return;
-    if (Date.now() > deadline) throw new Error(`outbox still holds ${rows[0]!.n} unrelayed rows after ${timeoutMs} ms`);
+    const waiting = await unrelayedEvents(db);
+    if (waiting === 0) return;
+    if (Date.now() > deadline) throw new Error(`outbox still holds ${waiting} unrelayed rows after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -16,8 +16,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { cpuPerRequest, cpuTimes, formatCpu, meanCpu, type CpuTimes } from './cpu.js';
-import { startBenchNats, waitOutboxDrained } from './events.js';
+import { cpuMinus, cpuPer, cpuTimes, formatCpu, meanCpu, type CpuTimes } from './cpu.js';
+import { startBenchNats, unrelayedEvents, waitOutboxDrained } from './events.js';
 import { generousLimits, jwtSecret, parseSizes, pgAdminUrl, redisUrl, servicePortBase } from './options.js';
 import { build, rootDir, startServices, stopAll, type Instance } from './proc.js';
 import { relayPlans, runPlans, warmUp, type Ctx } from './scenarios.js';
@@ -84,6 +84,8 @@ async function main(): Promise<void> {
   const service = { databaseUrl, jwtSecret, redisUrl };
   const measured = new Map<string, number[]>();
   const costs = new Map<string, CpuTimes[]>();
+  // Each run's start, in CPU seconds: the services', and the relay's drain of the events a relay-off run left.
+  const starts = new Map<string, Array<{ cpu: CpuTimes; backlog: number }>>();
   let failed = 0;
   let running: Instance[] = [];
   try {
@@ -94,11 +96,14 @@ async function main(): Promise<void> {
       for (const variant of options.variants) {
         const relayEnv: Record<string, string> = variant.relay ? { NATS_URL: nats.url, ...variant.env } : { OUTBOX_RELAY_ENABLED: 'false' };
         const serving = variant.separate ? { OUTBOX_RELAY_ENABLED: 'false' } : relayEnv;
+        const backlog = await unrelayedEvents(db);
+        const startCpu = cpuTimes();
         const relaying = variant.separate ? await startServices(1, separatePort, { ...service, dataDir: join(tmpDir, 'relay'), env: { ...generousLimits, ...relayEnv } }) : [];
         running = [...relaying, ...(await startServices(options.procs, servicePortBase, { ...service, dataDir: join(tmpDir, 'data'), env: { ...generousLimits, ...serving } }))];
         const ports = running.filter((instance) => !relaying.includes(instance)).map((instance) => instance.port);
         const ctx: Ctx = { ...seed, db, sizes, tmpDir, ports, redis: true };
         if (variant.relay) await waitOutboxDrained(db, 300_000);
+        starts.set(variant.name, [...(starts.get(variant.name) ?? []), { cpu: cpuMinus(cpuTimes(), startCpu), backlog: variant.relay ? backlog : 0 }]);
         await settleDatabase(db);
         await warmUp(ctx);
         const family = variant.relay ? `relay-${options.family}` : `relay-off-${options.family}`;
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
         // A FAILED run (answers it did not expect, an invariant broken) is printed as such and still counted.
         if (result.status !== 'ok') failed += 1;
         measured.set(variant.name, [...(measured.get(variant.name) ?? []), result.load.throughput]);
-        const cpu = cpuPerRequest(before, after, result.load.answers);
+        const cpu = cpuPer(before, after, result.load.answers);
         costs.set(variant.name, [...(costs.get(variant.name) ?? []), cpu]);
         console.log(`rep ${rep} ${variant.name}: ${result.load.throughput.toFixed(0)} req/s, p99 ${result.load.p99Ms} ms, ${result.status} (${result.notes.join('; ')})`);
         console.log(`  ${formatCpu(cpu)}`);
@@ -127,6 +132,14 @@ async function main(): Promise<void> {
   for (const [name, figures] of measured) {
     console.log(`${name}: mean ${mean(figures).toFixed(0)} req/s [${figures.map((figure) => figure.toFixed(0)).join(', ')}], ${(mean(figures) / off).toFixed(3)} × off`);
     console.log(`  ${formatCpu(meanCpu(costs.get(name)!))}`);
+  }
+  // A relay-off start drains nothing: what a relay's start costs beyond it is the drain.
+  const offStart = meanCpu(starts.get('off')!.map((start) => start.cpu));
+  for (const [name, runs] of starts) {
+    const events = runs.reduce((sum, run) => sum + run.backlog, 0);
+    if (events === 0) continue;
+    const drained = cpuPer(offStart, meanCpu(runs.map((run) => run.cpu)), events / runs.length);
+    console.log(`${name} relaying a backlog (${(events / runs.length).toFixed(0)} events a run, no other load): ${formatCpu(drained, 'event')}`);
   }
   if (failed > 0) {
     console.log(`FAILED: ${failed} of the runs`);
