@@ -16,7 +16,7 @@
  * CPU in the service, measured with --cpu-prof while relaying a flash sale).
  * So the acknowledgements of every publish come to one subscription, on
  * `<inbox>.*`, matched to their message by the reply subject's last token,
- * and a batch has one timer.
+ * and a batch has one timer and one promise.
  */
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import { connect, createInbox, headers, type Msg } from '@nats-io/transport-node';
@@ -32,6 +32,9 @@ const reconnectWaitMs = 250;
 const connectRetryMs = 500;
 
 type Connection = Awaited<ReturnType<typeof connect>>;
+
+/** A batch being published: its answers so far, how many are missing, and what to call when none is. */
+type Batch = { acks: Ack[]; missing: number; done: () => void };
 
 export type PublishOutcome = { published: boolean[]; duplicates: number };
 
@@ -56,9 +59,9 @@ export class JetStreamPublisher {
   readonly #log: FastifyBaseLogger;
   readonly #publishTimeoutMs: number;
   #connection: Connection | undefined;
-  /** Acknowledgements come to `<inbox>.<token>`; each awaited one has its token here. */
+  /** Acknowledgements come to `<inbox>.<token>`; each awaited one has its token here, with its batch and place in it. */
   #inbox = '';
-  readonly #awaiting = new Map<string, (ack: Ack) => void>();
+  readonly #awaiting = new Map<string, { batch: Batch; index: number }>();
   #nextToken = 0;
   #streamReady = false;
   #closed = false;
@@ -136,10 +139,17 @@ export class JetStreamPublisher {
 
   #acknowledged(msg: Msg): void {
     const token = msg.subject.slice(this.#inbox.length + 1);
-    const settle = this.#awaiting.get(token);
-    if (settle === undefined) return; // Its batch timed out; the relay sends it again.
+    const waiting = this.#awaiting.get(token);
+    if (waiting === undefined) return; // Its batch timed out; the relay sends it again.
+    this.#settle(token, waiting, readAck(msg));
+  }
+
+  #settle(token: string, waiting: { batch: Batch; index: number }, ack: Ack): void {
     this.#awaiting.delete(token);
-    settle(readAck(msg));
+    const { batch } = waiting;
+    batch.acks[waiting.index] = ack;
+    batch.missing -= 1;
+    if (batch.missing === 0) batch.done();
   }
 
   /**
@@ -151,25 +161,29 @@ export class JetStreamPublisher {
     if (connection === undefined || connection.isClosed()) throw new Error('not connected to NATS');
     await this.#ensureStream(connection);
     const tokens: string[] = [];
-    const acks = events.map(
-      (event) =>
-        new Promise<Ack>((settle) => {
-          const token = String(this.#nextToken++);
-          tokens.push(token);
-          this.#awaiting.set(token, settle);
-          const messageHeaders = headers();
-          messageHeaders.set('Nats-Msg-Id', event.id);
-          try {
-            connection.publish(natsSubject(event.type), event.json, { reply: `${this.#inbox}.${token}`, headers: messageHeaders });
-          } catch (error) {
-            // Closed meanwhile, or refused by the client: this message is not sent.
-            this.#giveUp([token], error instanceof Error ? error.message : String(error));
-          }
-        }),
-    );
+    let done = () => {};
+    const answered = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    const batch: Batch = { acks: new Array<Ack>(events.length), missing: events.length, done };
+    if (events.length === 0) done();
+    for (const [index, event] of events.entries()) {
+      const token = String(this.#nextToken++);
+      tokens.push(token);
+      this.#awaiting.set(token, { batch, index });
+      const messageHeaders = headers();
+      messageHeaders.set('Nats-Msg-Id', event.id);
+      try {
+        connection.publish(natsSubject(event.type), event.json, { reply: `${this.#inbox}.${token}`, headers: messageHeaders });
+      } catch (error) {
+        // Closed meanwhile, or refused by the client: this message is not sent.
+        this.#giveUp([token], error instanceof Error ? error.message : String(error));
+      }
+    }
     const deadline = setDeadline(() => this.#giveUp(tokens, 'no acknowledgement in time'), this.#publishTimeoutMs);
-    const answers = await Promise.all(acks);
+    await answered;
     deadline.clear();
+    const answers = batch.acks;
     let duplicates = 0;
     const published = answers.map((ack) => {
       if (ack.stored && ack.duplicate) duplicates += 1;
@@ -187,10 +201,8 @@ export class JetStreamPublisher {
   /** Settles, as not stored, the messages of `tokens` still awaiting their acknowledgement. */
   #giveUp(tokens: readonly string[], failure: string): void {
     for (const token of tokens) {
-      const settle = this.#awaiting.get(token);
-      if (settle === undefined) continue;
-      this.#awaiting.delete(token);
-      settle({ stored: false, failure });
+      const waiting = this.#awaiting.get(token);
+      if (waiting !== undefined) this.#settle(token, waiting, { stored: false, failure });
     }
   }
 

@@ -5,7 +5,7 @@
  * or an HTTP call.
  */
 import type { Database, Queryable, Tx } from '../db.js';
-import type { EventType, OutboxRow } from './envelope.js';
+import { eventTime, type EventType, type OutboxRow } from './envelope.js';
 
 /**
  * The order events of orders just moved (`enqueue_order_events`,
@@ -70,7 +70,7 @@ const endEmptyTick = `UPDATE outbox_relay SET relayed = tick, tick = NULL, tick_
 // (a lease that ran out before they were published) adds none.
 const claimSql = `
 WITH claimed AS (
-  SELECT o.sequence, o.id, o.type, o.subject, CASE WHEN $2 THEN o.data::text END AS data, o.created_at
+  SELECT o.sequence, o.id, o.type, o.subject, CASE WHEN $2 THEN o.data::text END AS data, ${eventTime} AS time
     FROM outbox o
    WHERE o.sequence > $3 AND pg_visible_in_snapshot(o.xid, $4::pg_snapshot) AND NOT pg_visible_in_snapshot(o.xid, $5::pg_snapshot)
    ORDER BY o.sequence LIMIT $1
@@ -205,7 +205,7 @@ export type DueDelivery = {
   subject: string;
   /** The stored json's text. */
   data: string;
-  created_at: Date | string;
+  time: string;
 };
 
 /**
@@ -230,7 +230,7 @@ export async function claimDueDeliveries(db: Database, limit: number, leaseMs: n
      UPDATE webhook_deliveries d SET locked_until = now() + $2 * interval '1 millisecond', attempts = d.attempts + 1
        FROM due, webhooks w, outbox o
       WHERE d.id = due.id AND w.id = d.webhook_id AND o.sequence = d.event_sequence
-     RETURNING d.id, d.attempts, w.id AS webhook_id, w.url, w.secret, o.sequence, o.id AS event_id, o.type, o.subject, o.data::text AS data, o.created_at`,
+     RETURNING d.id, d.attempts, w.id AS webhook_id, w.url, w.secret, o.sequence, o.id AS event_id, o.type, o.subject, o.data::text AS data, ${eventTime} AS time`,
     [limit, leaseMs],
   );
 }

@@ -15,7 +15,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db.js';
-import { toEventMessage } from './envelope.js';
+import { toEventMessage, type OutboxRow } from './envelope.js';
 import type { JetStreamPublisher } from './nats.js';
 import { needsOwnVacuum } from '../housekeeping.js';
 import { observeRelayLag } from '../metrics.js';
@@ -47,9 +47,9 @@ export type RelayOptions = {
 };
 
 /** The relay lag of events relayed now, from their times (`outbox.created_at`). */
-function observeLags(times: ReadonlyArray<Date | string>): void {
+function observeLags(events: readonly OutboxRow[]): void {
   const nowMs = Date.now();
-  for (const time of times) observeRelayLag((nowMs - new Date(time).getTime()) / 1000);
+  for (const event of events) observeRelayLag((nowMs - Date.parse(event.time)) / 1000);
 }
 
 export class OutboxRelay {
@@ -84,7 +84,7 @@ export class OutboxRelay {
     if (claim.fanned > 0) this.#options.onFannedOut();
     if (publisher === undefined || claim.lease === undefined) {
       this.stats.relayed += events.length;
-      observeLags(events.map((event) => event.created_at));
+      observeLags(events);
       return events.length === this.#options.batchMax;
     }
     let outcome;
@@ -98,7 +98,7 @@ export class OutboxRelay {
     // The position moves past the acknowledged events before the first that was not.
     const acknowledged = outcome.published.indexOf(false) === -1 ? events.length : outcome.published.indexOf(false);
     const published = events.filter((_event, i) => outcome.published[i]);
-    observeLags(published.map((event) => event.created_at));
+    observeLags(published);
     await this.#advance(claim.lease, acknowledged === 0 ? undefined : events[acknowledged - 1]!.sequence);
     this.stats.relayed += acknowledged;
     this.stats.published += published.length;
