@@ -130,7 +130,7 @@ async function runRelayScenarios(sizes: Sizes, db: pg.Pool, seeded: Seeded, serv
     for (const [phase, relay] of (['nats', 'off', 'off', 'nats'] as const).entries()) {
       log(`service × ${procs}, relay ${relay === 'nats' ? `on, NATS at ${nats.url}` : 'off'} (phase ${phase + 1} of 4)`);
       const env: Record<string, string> = relay === 'nats' ? { NATS_URL: nats.url } : { OUTBOX_RELAY_ENABLED: 'false' };
-      running = await startServices(procs, servicePortBase, { ...service, redisUrl, env });
+      running = await startServices(procs, servicePortBase, { ...service, redisUrl, env: { ...service.env, ...env } });
       const ctx: Ctx = { ...seeded, db, sizes, tmpDir, ports: running.map((i) => i.port), redis: true };
       // Relayed first: the events the relay-off parts left (a relay-off part cannot drain them).
       if (relay === 'nats') await waitOutboxDrained(db, 300_000);
