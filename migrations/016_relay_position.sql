@@ -42,12 +42,9 @@ CREATE TABLE outbox_relay (
   relayed       pg_snapshot NOT NULL,
   tick          pg_snapshot,
   tick_after    bigint      NOT NULL DEFAULT 0,
-  -- A batch being published: the relay that holds the token, until when,
-  -- the batch's last sequence, and whether it ends the tick.
+  -- A batch being published: the relay that holds the token, until when.
   lease_token   uuid,
-  leased_until  timestamptz,
-  lease_upto    bigint,
-  lease_ends_tick boolean
+  leased_until  timestamptz
 );
 INSERT INTO outbox_relay (relayed) VALUES ('3:3:');
 

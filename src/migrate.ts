@@ -12,8 +12,9 @@ const migrationsDir = fileURLToPath(new URL('../migrations/', import.meta.url));
 // Any constant works; it only has to be the same for every instance.
 const migrationLockId = 7_310_442_001;
 
-export async function migrate(db: Database): Promise<string[]> {
-  const files = (await readdir(migrationsDir)).filter((name) => /^\d{3}_[\w-]+\.sql$/.test(name)).sort();
+/** Applies the pending migrations, or with `through` only those up to that file (a schema as an older release left it). */
+export async function migrate(db: Database, through?: string): Promise<string[]> {
+  const files = (await readdir(migrationsDir)).filter((name) => /^\d{3}_[\w-]+\.sql$/.test(name) && (through === undefined || name <= through)).sort();
   return db.transaction(async (tx) => {
     // Transaction-scoped: released by COMMIT or ROLLBACK, even on a crash.
     await tx.query('SELECT pg_advisory_xact_lock($1)', [migrationLockId]);

@@ -70,9 +70,9 @@ const endEmptyTick = `UPDATE outbox_relay SET relayed = tick, tick = NULL, tick_
 // (a lease that ran out before they were published) adds none.
 const claimSql = `
 WITH claimed AS (
-  SELECT o.sequence, o.id, o.type, o.subject, CASE WHEN $2 THEN o.data::text END AS data, ${eventTime} AS time
+  SELECT o.sequence, o.id, o.type, o.subject, o.data::text AS data, ${eventTime} AS time
     FROM outbox o
-   WHERE o.sequence > $3 AND pg_visible_in_snapshot(o.xid, $4::pg_snapshot) AND NOT pg_visible_in_snapshot(o.xid, $5::pg_snapshot)
+   WHERE o.sequence > $2 AND pg_visible_in_snapshot(o.xid, $3::pg_snapshot) AND NOT pg_visible_in_snapshot(o.xid, $4::pg_snapshot)
    ORDER BY o.sequence LIMIT $1
 ), fanned AS (
   INSERT INTO webhook_deliveries (webhook_id, event_sequence, subject)
@@ -94,15 +94,15 @@ const advanceSql = `
     relayed = CASE WHEN $2 THEN tick ELSE relayed END,
     tick = CASE WHEN $2 THEN NULL ELSE tick END,
     tick_after = CASE WHEN $2 THEN 0 ELSE $1 END,
-    lease_token = NULL, leased_until = NULL, lease_upto = NULL, lease_ends_tick = NULL
+    lease_token = NULL, leased_until = NULL
   WHERE $3::uuid IS NULL OR lease_token = $3`;
 
 /** A batch leased for publishing: `token` ends the lease, with the batch's end. */
 export type Lease = { token: string; upto: number; endsTick: boolean };
 
 /**
- * `events` are the batch's events, in `sequence` order (without `data` when
- * they were relayed at once); `lease` is set when they are to be published.
+ * `events` are the batch's events, in `sequence` order; `lease` is set when
+ * they are to be published.
  */
 export type ClaimedEvents = { events: OutboxRow[]; fanned: number; lease: Lease | undefined };
 
@@ -129,7 +129,7 @@ export async function claimEvents(tx: Tx, limit: number, lease: { token: string;
     }
     ({ tick, tick_after: after } = started!);
   }
-  const rows = await tx.query<OutboxRow & { fanned: number }>(claimSql, [limit, lease !== undefined, after, tick, position.relayed]);
+  const rows = await tx.query<OutboxRow & { fanned: number }>(claimSql, [limit, after, tick, position.relayed]);
   const endsTick = rows.length < limit;
   const upto = rows.at(-1)?.sequence ?? 0;
   const fanned = rows[0]?.fanned ?? 0;
@@ -138,10 +138,10 @@ export async function claimEvents(tx: Tx, limit: number, lease: { token: string;
     return { events: rows, fanned, lease: undefined };
   }
   await tx.query(
-    `UPDATE outbox_relay SET lease_token = $1, leased_until = now() + $2 * interval '1 millisecond', lease_upto = $3, lease_ends_tick = $4`,
-    [lease.token, lease.ms, upto, endsTick],
+    `UPDATE outbox_relay SET lease_token = $1, leased_until = now() + $2 * interval '1 millisecond'`,
+    [lease.token, lease.ms],
   );
-  return { events: rows, fanned, lease: { token: lease.token, upto: Number(upto), endsTick } };
+  return { events: rows, fanned, lease: { token: lease.token, upto, endsTick } };
 }
 
 /**
@@ -153,7 +153,7 @@ export async function claimEvents(tx: Tx, limit: number, lease: { token: string;
 export async function advance(db: Database, lease: Lease, upto: number | undefined): Promise<boolean> {
   const rows = await db.query(
     upto === undefined
-      ? `UPDATE outbox_relay SET lease_token = NULL, leased_until = NULL, lease_upto = NULL, lease_ends_tick = NULL WHERE lease_token = $1 RETURNING 1`
+      ? `UPDATE outbox_relay SET lease_token = NULL, leased_until = NULL WHERE lease_token = $1 RETURNING 1`
       : `${advanceSql} RETURNING 1`,
     upto === undefined ? [lease.token] : [upto, lease.endsTick && upto === lease.upto, lease.token],
   );
